@@ -1,0 +1,4 @@
+"""Prompt and answer templates: named constants, filled only through ``fill``."""
+from .templates import ABSTENTION, ATTRIBUTION, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE, UNDATED, fill
+
+__all__ = ["ABSTENTION", "ATTRIBUTION", "QUOTE_NEW_SOURCE", "QUOTE_SAME_SOURCE", "UNDATED", "fill"]

@@ -1,0 +1,63 @@
+"""Wiring: settings -> index, model, snapshot, retriever, chain. ``ask`` is the programmatic API."""
+from __future__ import annotations
+
+import threading
+
+from .answer import Answer, build_chain, clean_question
+from .embedding import Embedder
+from .ingest import IngestReport, Progress, ingest
+from .quotes import QuoteSelector
+from .search import HybridRetriever
+from .settings import Settings
+from .snapshot import Snapshot
+from .store import Index, open_client
+
+
+class Assistant:
+    """Holds the loaded model and index; safe to share between threads."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None):
+        self.settings = settings or Settings()
+        self.index = Index(open_client(self.settings), self.settings.collection)
+        self.embedder = embedder or Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+        self._lock = threading.Lock()
+        self._reload()
+
+    def _reload(self) -> None:
+        s = self.settings
+        self.snapshot = Snapshot.load(self.index, s.aliases_file)
+        self.retriever = HybridRetriever(index=self.index, snapshot=self.snapshot, embedder=self.embedder,
+                                         candidates=s.candidates, k=s.retrieve_k)
+        self.selector = QuoteSelector(self.snapshot, s.min_coverage, s.min_score, s.max_quotes)
+        self.chain = build_chain(self.retriever, self.snapshot, self.selector)
+
+    def ingest(self, paths=None, progress: Progress | None = None) -> IngestReport:
+        with self._lock:
+            report = ingest(self.settings, self.index, self.embedder, paths, progress)
+            if report.changed or not self.snapshot.articles:
+                self._reload()
+            return report
+
+    def ask(self, question: str, history: list | None = None) -> Answer:
+        question = clean_question(question, self.settings.max_question_chars)
+        return self.chain.invoke(question)
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The process-wide assistant on default settings, built (and the corpus ingested) once."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            assistant = Assistant()
+            assistant.ingest()
+            _default = assistant
+        return _default
+
+
+def ask(question: str, history: list | None = None) -> Answer:
+    """Answer ``question`` from the articles in the corpus folder, with verified quotes."""
+    return default_assistant().ask(question, history)

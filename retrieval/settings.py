@@ -1,0 +1,39 @@
+"""The single typed settings object. Every value can be set from the environment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration of the assistant; environment variables are prefixed with ``QA_``
+    (``QA_CORPUS_DIR``, ``QA_INDEX_DIR`` ...), except ``CHROMA_HOST``/``CHROMA_PORT``."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", frozen=True)
+
+    corpus_dir: Path = PROJECT_DIR / "corpus"
+    index_dir: Path = PROJECT_DIR / "index"
+    collection: str = "articles"
+    # A Chroma server instead of the local persistent store (past one machine).
+    chroma_host: str | None = Field(default=None, validation_alias=AliasChoices("CHROMA_HOST", "QA_CHROMA_HOST"))
+    chroma_port: int = Field(default=8000, validation_alias=AliasChoices("CHROMA_PORT", "QA_CHROMA_PORT"))
+
+    embed_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embed_batch_size: int = 32
+    aliases_file: Path = PROJECT_DIR / "retrieval" / "aliases.json"
+
+    chunk_chars: int = 600          # target chunk size; chunks break at sentence ends
+    candidates: int = 30            # per retriever (dense and BM25) before fusion
+    retrieve_k: int = 8             # fused chunks handed to the answerer
+    max_quotes: int = 4
+    min_coverage: float = 0.5       # share of the question's key terms (by rarity) a quote must hold
+    min_score: float = 0.45         # 0.55 x coverage + 0.45 x cosine similarity
+    max_question_chars: int = 1000
+    max_file_bytes: int = 50 * 1024 * 1024
+
+    host: str = "127.0.0.1"
+    port: int = 7860

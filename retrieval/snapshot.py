@@ -1,0 +1,41 @@
+"""An in-memory view of what the index has committed: article texts, chunks, the lexical
+index and the question analyzer built on their vocabulary. Rebuilt after each ingest."""
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+from .aliases import AliasTable
+from .lexical import LexicalIndex
+from .question import QuestionAnalyzer
+from .sentences import split_sentences
+from .store import ArticleRecord, Index, StoredChunk
+
+
+class Snapshot:
+    def __init__(self, articles: dict[str, ArticleRecord], chunks: list[StoredChunk], aliases: AliasTable):
+        self.articles = articles
+        self.chunks = sorted(chunks, key=lambda c: (c.source, c.start))
+        self.position = {c.id: i for i, c in enumerate(self.chunks)}
+        self._by_source: dict[str, list[StoredChunk]] = defaultdict(list)
+        for chunk in self.chunks:
+            self._by_source[chunk.source].append(chunk)
+        for record in articles.values():
+            aliases.learn_acronyms(record.text)
+        self.lexical = LexicalIndex(self.chunks)
+        self.analyzer = QuestionAnalyzer(aliases, self.lexical.vocabulary)
+        self._sentences: dict[str, list[tuple[int, int]]] = {}
+        self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
+
+    @classmethod
+    def load(cls, index: Index, aliases_file: Path) -> "Snapshot":
+        articles = index.committed()
+        return cls(articles, list(index.committed_chunks(articles)), AliasTable.load(aliases_file))
+
+    def sentences(self, source: str) -> list[tuple[int, int]]:
+        """Sentence offsets of a source's indexed text, in reading order."""
+        if source not in self._sentences:
+            text = self.articles[source].text
+            self._sentences[source] = [s for c in self._by_source[source] for s in split_sentences(text, c.start, c.end)]
+        return self._sentences[source]

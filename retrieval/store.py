@@ -1,0 +1,142 @@
+"""The Chroma index: chunk vectors plus one committed record per article.
+
+Writing an article is ordered so that a crash at any point leaves a consistent index:
+its new chunks are written first (invisible: their ``doc_hash`` is not committed), then
+the article record that commits them, then the old version's chunks are deleted.
+Readers only see chunks whose ``(source, doc_hash)`` is committed."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Iterator
+
+from .chunking import Chunk
+from .errors import IndexUnavailable
+from .metadata import ArticleMeta
+from .settings import Settings
+
+_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    source: str
+    doc_hash: str
+    text: str
+    meta: ArticleMeta
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str
+
+
+def open_client(settings: Settings):
+    """A Chroma server when ``CHROMA_HOST`` is set, else the persistent store on disk."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+    except Exception as err:
+        where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host \
+            else f"the index at {settings.index_dir}"
+        raise IndexUnavailable(f"Cannot open {where} ({err}). Delete the index folder and run "
+                               "'python app.py ingest' to rebuild it.") from err
+
+
+def chunk_id(doc_hash: str, chunk: Chunk) -> str:
+    return f"{doc_hash[:24]}:{chunk.start}:{chunk.end}"
+
+
+class Index:
+    """Chunks (with their vectors) and article records in two Chroma collections."""
+
+    def __init__(self, client, name: str):
+        try:
+            self.chunks = client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+            # Article records carry no meaningful vector; Chroma requires one, so it is [0].
+            self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
+        except Exception as err:
+            raise IndexUnavailable(f"Cannot open the index collections ({err}). Delete the index folder "
+                                   "and run 'python app.py ingest' to rebuild it.") from err
+
+    # -- reading -------------------------------------------------------------------------
+    def committed(self) -> dict[str, ArticleRecord]:
+        records = {}
+        for ids, docs, metas in self._pages(self.articles, ["documents", "metadatas"]):
+            for source, text, meta in zip(ids, docs, metas):
+                fields = json.loads(meta["meta"])
+                records[source] = ArticleRecord(source, meta["doc_hash"], text, ArticleMeta(**fields), meta["n_chunks"])
+        return records
+
+    def committed_chunks(self, committed: dict[str, ArticleRecord]) -> Iterator[StoredChunk]:
+        """Every chunk of a committed article version, in storage order."""
+        for ids, docs, metas in self._pages(self.chunks, ["documents", "metadatas"]):
+            for cid, text, meta in zip(ids, docs, metas):
+                record = committed.get(meta["source"])
+                if record and record.doc_hash == meta["doc_hash"]:
+                    yield StoredChunk(cid, meta["source"], meta["start"], meta["end"], text)
+
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        got = self.chunks.get(ids=ids, include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"]))
+
+    def query(self, vector: list[float], n: int) -> list[tuple[str, float]]:
+        """``(chunk id, cosine similarity)`` of the nearest chunks."""
+        count = self.chunks.count()
+        if not count:
+            return []
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(n, count), include=["distances"])
+        return [(cid, 1.0 - dist) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+
+    def reusable_vectors(self, source: str) -> dict[str, list[float]]:
+        """Vectors of a source's stored chunks by text hash, so unchanged text is not re-embedded."""
+        got = self.chunks.get(where={"source": source}, include=["metadatas", "embeddings"])
+        return {meta["text_hash"]: list(vec) for meta, vec in zip(got["metadatas"], got["embeddings"])}
+
+    # -- writing -------------------------------------------------------------------------
+    def write_article(self, record: ArticleRecord, chunks: list[Chunk], vectors: list[list[float]],
+                      batch: int = 1000) -> None:
+        ids = [chunk_id(record.doc_hash, c) for c in chunks]
+        metas = [{"source": record.source, "doc_hash": record.doc_hash, "start": c.start, "end": c.end,
+                  "index": c.index, "text_hash": c.text_hash} for c in chunks]
+        for i in range(0, len(chunks), batch):
+            self.chunks.upsert(ids=ids[i:i + batch], embeddings=vectors[i:i + batch],
+                               documents=[c.text for c in chunks[i:i + batch]], metadatas=metas[i:i + batch])
+        self.articles.upsert(ids=[record.source], embeddings=[[0.0]], documents=[record.text], metadatas=[{
+            "doc_hash": record.doc_hash, "n_chunks": record.n_chunks, "meta": json.dumps(record.meta.to_dict())}])
+        self.chunks.delete(where={"$and": [{"source": record.source}, {"doc_hash": {"$ne": record.doc_hash}}]})
+
+    def delete_article(self, source: str) -> None:
+        self.articles.delete(ids=[source])
+        self.chunks.delete(where={"source": source})
+
+    def collect_garbage(self, committed: dict[str, ArticleRecord]) -> int:
+        """Delete chunks left by an interrupted write; returns how many."""
+        orphans = [cid for ids, _, metas in self._pages(self.chunks, ["metadatas"])
+                   for cid, meta in zip(ids, metas)
+                   if meta["source"] not in committed or committed[meta["source"]].doc_hash != meta["doc_hash"]]
+        for i in range(0, len(orphans), 1000):
+            self.chunks.delete(ids=orphans[i:i + 1000])
+        return len(orphans)
+
+    @staticmethod
+    def _pages(collection, include: list[str]):
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            yield got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"]
+            offset += len(got["ids"])
