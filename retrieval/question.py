@@ -23,6 +23,7 @@ was were is are be been being there any also current currently recent recently e
 _EXPECTS = (
     ("number", re.compile(r"\bhow (many|much)\b|\bnumber of\b|\bhow (large|big)\b|\bwhat (percentage|share|proportion|size)\b|\bhow strong\b", re.I)),
     ("date", re.compile(r"^\W*when\b|\b(what|which) (date|year|month|day)\b|\bsince when\b|\bhow long ago\b|\bon what day\b", re.I)),
+    ("name", re.compile(r"\bwhat (is|was|are|were) the names? of\b|\bwhat names?\b", re.I)),
     ("person", re.compile(r"^\W*(who|whom)\b|\bwhose\b|\bwhich (person|official|leader|commander|politician|minister|analyst|spokesman|journalist)\b|\bwho (is|was|are|were|said|leads|led|heads|founded|killed)\b", re.I)),
     ("place", re.compile(r"^\W*where\b|\bwhich (city|cities|country|countries|place|region|province)\b", re.I)),
 )
@@ -43,11 +44,20 @@ class Concept:
         return any(all(slot & present for slot in alt) for alt in self.alternatives)
 
 
+# "according to X", "per X", "the X article": X names a source, not what the answer is about.
+_SOURCE_REFERENCE = re.compile(
+    r"\b(?:according to|as per|per|as reported by|reported by)\s+(?:the\s+)?((?:[A-Z][\w'’.-]*\s*)+)"
+    r"|((?:[A-Z][\w'’.-]*\s+)+)(?=(?:piece|article|report|story|version|op-ed|summary|coverage|account)\b)")
+_DEMONYM_SUFFIXES = ("i", "ian", "an", "n", "ese")
+
+
 @dataclass(frozen=True)
 class Question:
     text: str
     concepts: tuple[Concept, ...]
     expects: str | None       # "number", "date", "person", "place" or None
+    unknown: tuple[str, ...] = ()   # names the corpus never mentions, in any spelling
+    focus: Concept | None = None    # what "how many ..." counts: the number must stand beside it
 
     @property
     def query_terms(self) -> list[str]:
@@ -69,31 +79,44 @@ def expected_answer(question: str) -> str | None:
 class QuestionAnalyzer:
     """Turns a question into concepts, using the alias table and the corpus vocabulary."""
 
-    def __init__(self, aliases: AliasTable, vocabulary: set[str]):
+    def __init__(self, aliases: AliasTable, vocabulary: set[str], known: set[str] | None = None):
+        """``vocabulary``: the indexed terms; ``known``: every term of the articles, page
+        furniture included (a source named only in its banner is still a known name)."""
         self.aliases = aliases
         self.vocabulary = vocabulary
+        self.known = vocabulary | (known or set())
         self._vocab_list = sorted(t for t in vocabulary if len(t) >= 4 and not t.isdigit())
 
     def variants(self, t: str) -> frozenset[str]:
         """A term with its translations, demonym stems (Iranian -> Iran, Syrian -> Syria) and, when the corpus
         never uses it, its close spellings in the corpus (Teheran -> Tehran)."""
         found = {t} | self.aliases.equivalents.get(t, set())
-        if len(t) >= 6 and t.endswith("ian"):
-            found |= {s for s in (t[:-1], t[:-3]) if s in self.vocabulary}
-        if t not in self.vocabulary and len(t) >= 5 and not t.isdigit():
-            limit = 1 if len(t) < 8 else 2
-            found |= {m for m, _, _ in process.extract(t, self._vocab_list, scorer=Levenshtein.distance,
-                                                      score_cutoff=limit, limit=3)}
+        if t not in self.known and len(t) >= 5 and not t.isdigit():
+            found |= self._close_spellings(t)
+        if len(t) >= 4 and not t.isdigit():
+            for suffix in _DEMONYM_SUFFIXES:
+                found |= {v for v in (t + suffix, t[:-len(suffix)] if t.endswith(suffix) else "")
+                          if len(v) >= 4 and v in self.vocabulary}
         return frozenset(found)
 
+    def _close_spellings(self, t: str) -> set[str]:
+        limit = 1 if len(t) < 8 else 2
+        return {m for m, _, _ in process.extract(t, self._vocab_list, scorer=Levenshtein.distance,
+                                                score_cutoff=limit, limit=3)}
+
     def analyze(self, question: str) -> Question:
+        source_words = {w for m in _SOURCE_REFERENCE.finditer(question) for w in cased_words(m[1] or m[2] or "")}
         words = cased_words(question)
         tokens = [(w, term(w.lower())) for w in words if w.lower() not in STOPWORDS or w.isupper() and len(w) > 1]
         concepts: list[Concept] = []
         position = 0
         for start, end, group in self.aliases.matches(tokens) + [(len(tokens), len(tokens), [])]:
             for i in range(position, start):
-                concept = self._word_concept(tokens[i][0], tokens[i][1], first=words and tokens[i][0] == words[0])
+                word, t = tokens[i]
+                concept = self._word_concept(word, t, first=bool(words) and word == words[0])
+                if concept and word in source_words:
+                    # Naming the outlet is not part of what is asked; an outlet the text never names is dropped.
+                    concept = Concept(word, concept.alternatives, named=False) if self._is_known(concept) else None
                 if concept:
                     concepts.append(concept)
             if group:
@@ -101,13 +124,27 @@ class QuestionAnalyzer:
                 label = " ".join(w for w, _ in tokens[start:end])
                 concepts.append(Concept(label, alternatives, named=True))
             position = end
-        return Question(question, tuple(_dedupe(concepts)), expected_answer(question))
+        unknown = tuple(c.label for c in concepts if c.named and not self._is_known(c))
+        return Question(question, tuple(_dedupe(concepts)), expected_answer(question), unknown,
+                        _counted(question, concepts))
+
+    def _is_known(self, concept: Concept) -> bool:
+        return bool(concept.all_terms & self.known)
 
     def _word_concept(self, word: str, t: str, first: bool) -> Concept | None:
         if t in _FRAME_WORDS or (len(t) < 2 and not t.isdigit()):
             return None
         named = t.isdigit() or (word[0].isupper() and (not first or word.isupper()))
         return Concept(word, ((self.variants(t),),), named)
+
+
+def _counted(question: str, concepts: list[Concept]) -> Concept | None:
+    """The first concept after "how many" / "number of"."""
+    match = re.search(r"\b(?:how many|number of)\s+(.*)", question, re.I)
+    if not match:
+        return None
+    after = {term(w.lower()) for w in cased_words(match[1])[:4]}
+    return next((c for c in concepts if any(t in after for alt in c.alternatives[:1] for slot in alt for t in slot)), None)
 
 
 def _dedupe(concepts: list[Concept]) -> list[Concept]:

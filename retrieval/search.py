@@ -36,7 +36,8 @@ class HybridRetriever(BaseRetriever):
     candidates: int = 30
     k: int = 8
 
-    def hits(self, question: Question) -> list[Hit]:
+    def hits(self, question: Question, k: int | None = None) -> list[Hit]:
+        """The ``k`` best chunks (default ``self.k``) by fused rank."""
         vector = np.asarray(self.embedder.embed_query(question.text), dtype=np.float32)
         dense = [(cid, sim) for cid, sim in self.index.query(vector.tolist(), self.candidates)
                  if cid in self.snapshot.position]
@@ -47,7 +48,7 @@ class HybridRetriever(BaseRetriever):
         for rank, (pos, _) in enumerate(lexical):
             cid = self.snapshot.chunks[pos].id
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-        top = sorted(fused, key=fused.get, reverse=True)[:self.k]
+        top = sorted(fused, key=fused.get, reverse=True)[:k or self.k]
         similarity = dict(dense)
         missing = [cid for cid in top if cid not in similarity]
         if missing:

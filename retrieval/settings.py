@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     candidates: int = 30            # per retriever (dense and BM25) before fusion
     retrieve_k: int = 8             # fused chunks handed to the answerer
     max_quotes: int = 4
-    min_coverage: float = 0.5       # share of the question's key terms (by rarity) a quote must hold
-    min_score: float = 0.45         # 0.55 x coverage + 0.45 x cosine similarity
+    min_coverage: float = 0.3       # share of the question's key terms (by rarity) a quote must hold
+    min_score: float = 0.47         # 0.5 x coverage + 0.5 x cosine similarity
     max_question_chars: int = 1000
     max_file_bytes: int = 50 * 1024 * 1024
 

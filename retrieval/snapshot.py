@@ -11,6 +11,7 @@ from .lexical import LexicalIndex
 from .question import QuestionAnalyzer
 from .sentences import split_sentences
 from .store import ArticleRecord, Index, StoredChunk
+from .textnorm import terms
 
 
 class Snapshot:
@@ -24,7 +25,10 @@ class Snapshot:
         for record in articles.values():
             aliases.learn_acronyms(record.text)
         self.lexical = LexicalIndex(self.chunks)
-        self.analyzer = QuestionAnalyzer(aliases, self.lexical.vocabulary)
+        known = {t for record in articles.values() for t in terms(record.text)}
+        known |= {t for record in articles.values() for value in record.meta.to_dict().values() if value
+                  for t in terms(value)}
+        self.analyzer = QuestionAnalyzer(aliases, self.lexical.vocabulary, known)
         self._sentences: dict[str, list[tuple[int, int]]] = {}
         self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
 

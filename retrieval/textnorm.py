@@ -13,6 +13,7 @@ import Stemmer
 from unidecode import unidecode
 
 _APOSTROPHES = re.compile(r"(?<=\w)[’'`ʼ‘´](?=\w)")
+_POSSESSIVE = re.compile(r"(?<=\w)[’'`ʼ´]s\b")
 _WORD = re.compile(r"\d+(?:,\d{3})+|[a-z0-9]+")
 _INITIALISM = re.compile(r"(?<![A-Za-z])((?:[A-Za-z]\.){2,})")
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -35,7 +36,8 @@ al el ul s t
 
 def _ascii(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
-    text = _APOSTROPHES.sub("", text)
+    text = _POSSESSIVE.sub("", text)      # Iraq's -> Iraq
+    text = _APOSTROPHES.sub("", text)    # Kata'ib -> Kataib
     text = _INITIALISM.sub(lambda m: m[1].replace(".", ""), text)   # U.S. -> US
     return unidecode(text)
 

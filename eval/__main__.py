@@ -1,0 +1,32 @@
+"""``python -m eval [--questions FILE] [--json] [--failures] [--write-baseline]``"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from retrieval.assistant import Assistant
+
+from .runner import BASELINE, QUESTIONS, load_questions, run_eval
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
+    parser.add_argument("--questions", default=str(QUESTIONS))
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument("--failures", action="store_true", help="list the questions that failed")
+    parser.add_argument("--write-baseline", action="store_true", help=f"save the metrics to {BASELINE.name}")
+    args = parser.parse_args()
+    assistant = Assistant()
+    assistant.ingest()
+    report = run_eval(assistant, load_questions(Path(args.questions)))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
+    if args.failures:
+        print("\n".join(report.failures))
+    if args.write_baseline:
+        metrics = {k: v for k, v in report.to_dict().items() if isinstance(v, float) and k != "mean_latency_ms"}
+        BASELINE.write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
