@@ -20,7 +20,7 @@ LINE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("follow", re.compile(r"^follow .{2,80} on (facebook|twitter|x|instagram|linkedin|telegram|threads)\b.{0,40}$", _I)),
     ("subscribe", re.compile(r"^(?=.{0,300}$).*(\bclick here\b|\b(log ?in|sign ?in|sign up|register) (to|for|now)\b"
                              r"|\bsubscri(be|bers?|ption)\b.*\b(here|now|email|newsletter|information|register|login|access|available)\b"
-                             r"|\bnewsletter\b.*\bsign\b)", _I)),
+                             r"|\bsign up\b.{0,40}\bnewsletter\b)", _I)),
     ("byline", re.compile(r"^by\s+[A-Z][\w.'’-]*(\s+[\w.'’-]+){0,5}\s*([|,–—-].{0,40})?$", _I)),
     ("dateline", re.compile(
         r"^((mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?((jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}"

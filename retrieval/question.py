@@ -17,11 +17,11 @@ what which who whom whose when where why how many much did does do done say said
 report reported reports reporting according mention mentioned describe described article articles outlet
 outlets source sources news think thought view views give list explain happen happened anything something
 know known please summarize summarise summary regarding concerning mean meant exactly kind sort type
-was were is are be been being there any also current currently recent recently ever still us
+was were is are be been being there any also current currently recent recently ever still us long far often
 """.split())
 
 _EXPECTS = (
-    ("number", re.compile(r"\bhow (many|much)\b|\bnumber of\b|\bhow (large|big)\b|\bwhat (percentage|share|proportion|size)\b|\bhow strong\b", re.I)),
+    ("number", re.compile(r"\bhow (many|much|long)\b|\bnumber of\b|\bhow (large|big)\b|\bwhat (percentage|share|proportion|size)\b|\bhow strong\b", re.I)),
     ("date", re.compile(r"^\W*when\b|\b(what|which) (date|year|month|day)\b|\bsince when\b|\bhow long ago\b|\bon what day\b", re.I)),
     ("name", re.compile(r"\bwhat (is|was|are|were) the names? of\b|\bwhat names?\b", re.I)),
     ("person", re.compile(r"^\W*(who|whom)\b|\bwhose\b|\bwhich (person|official|leader|commander|politician|minister|analyst|spokesman|journalist)\b|\bwho (is|was|are|were|said|leads|led|heads|founded|killed)\b", re.I)),

@@ -1,0 +1,448 @@
+"""News analyst assistant: the command line and the web UI.
+
+Formatting and wiring only; the logic lives in ``retrieval/``.
+
+    python app.py                          serve the web UI (same as ``serve``)
+    python app.py serve [--host H] [--port P]
+    python app.py ingest [PATHS ...]       index the corpus folder (or add files to it)
+    python app.py search "query" [--k 5] [--json]
+    python app.py ask "question" [--json]
+    python app.py ask [--json] --file questions.txt   (one question a line; ``-`` reads stdin)
+
+Importing this module starts nothing. Gradio is imported only on the serve path, and the
+embedding model only when a command needs it.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import sys
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from prompts import UNDATED
+from retrieval.answer import Answer, Quote, clean_question
+from retrieval.errors import AssistantError
+from retrieval.settings import Settings
+
+if TYPE_CHECKING:
+    import gradio as gr
+    from langchain_core.documents import Document
+
+    from retrieval.assistant import Assistant
+
+TITLE = "News analyst assistant"
+LOADING = "Loading the model and index…"
+EXAMPLES = [
+    "What did Khamenei say about the Popular Mobilization Forces?",
+    "How many fighters do the hardline militias have?",
+    "Which militias refuse to disarm?",
+]
+CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
+CHUNK_KEYS = ("source", "start", "end", "title", "outlet", "published", "url", "score")
+
+GetAssistant = Callable[[], "Assistant"]
+
+
+# -- formatting (shared by the command line and the UI) ---------------------------------------------------
+def source_label(outlet: str | None, title: str | None, source: str) -> str:
+    return outlet or title or source
+
+
+def attribution(quote: Quote) -> str:
+    """``Defence Talks, undated — 002_09e231ab3d45662e.txt:1980-2299`` (and the URL when known)."""
+    line = (f"{source_label(quote.outlet, quote.title, quote.source)}, {quote.published or UNDATED}"
+            f" — {quote.source}:{quote.start}-{quote.end}")
+    return f"{line} {quote.url}" if quote.url else line
+
+
+def citation(n: int, quote: Quote) -> str:
+    return f"[{n}] {attribution(quote)}"
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer text, then one citation line per quote."""
+    if not answer.quotes:
+        return answer.answer
+    return "\n".join([answer.answer, "", *(citation(n, q) for n, q in enumerate(answer.quotes, start=1))])
+
+
+def chunk_dict(doc: Document) -> dict:
+    return {"text": doc.page_content, **{key: doc.metadata.get(key) for key in CHUNK_KEYS}}
+
+
+def format_chunks(docs: list[Document]) -> str:
+    blocks = []
+    for n, doc in enumerate(docs, start=1):
+        m = doc.metadata
+        head = (f"[{n}] {m['source']}:{m['start']}-{m['end']} — {source_label(m.get('outlet'), m.get('title'), m['source'])}, "
+                f"{m.get('published') or UNDATED} (score {m['score']:.4f}, dense {m['dense']:.3f}, bm25 {m['bm25']:.2f})")
+        body = "\n".join("    " + line for line in doc.page_content.splitlines())
+        blocks.append(f"{head}\n{body}")
+    return "\n\n".join(blocks) if blocks else "No matching passages."
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
+
+
+def md_escape(text: str) -> str:
+    """Article text as literal Markdown: no emphasis, links, images, raw HTML or LaTeX from it."""
+    return html.escape(_MARKDOWN.sub(r"\\\1", text), quote=False)
+
+
+def chat_markdown(answer: Answer) -> str:
+    """The chat message: the answer text (quotes numbered [n]) and one citation line per quote."""
+    if not answer.quotes:
+        return md_escape(answer.answer)
+    cites = [f"**\\[{n}\\]** {md_escape(attribution(q))}" for n, q in enumerate(answer.quotes, start=1)]
+    return md_escape(answer.answer) + "\n\n" + "\n".join(cites)
+
+
+def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) -> str:
+    """``text[start:end]`` in a <mark>, with about ``chars`` characters of context either side
+    (cut at word boundaries). Every piece of article text is HTML-escaped before the tags are added."""
+    lo, hi = max(0, start - chars), min(len(text), end + chars)
+    if lo > 0:
+        gap = re.search(r"\s", text[lo:start])
+        lo = lo + gap.end() if gap else lo
+    if hi < len(text):
+        gaps = [m.start() for m in re.finditer(r"\s", text[end:hi])]
+        hi = end + gaps[-1] if gaps else hi
+    before, quote, after = (html.escape(t) for t in (text[lo:start].lstrip(), text[start:end], text[end:hi].rstrip()))
+    return f"{'…' if lo > 0 else ''}{before}<mark>{quote}</mark>{after}{'…' if hi < len(text) else ''}"
+
+
+SOURCES_CSS = """
+.sources { font-size: 0.95rem; line-height: 1.45; }
+.sources h3 { margin: 0 0 0.6rem 0; font-size: 1.05rem; }
+.sources .hint { color: var(--body-text-color-subdued); margin: 0; }
+.sources .source { border: 1px solid var(--border-color-primary); border-radius: 8px;
+                   padding: 0.6rem 0.75rem; margin-bottom: 0.75rem; background: var(--background-fill-secondary); }
+.sources .cite { font-weight: 600; }
+.sources .n { color: var(--color-accent); margin-right: 0.3rem; }
+.sources .where { color: var(--body-text-color-subdued); font-size: 0.85rem; margin: 0.15rem 0 0.4rem 0;
+                  font-family: var(--font-mono); overflow-wrap: anywhere; }
+.sources .context { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--border-color-accent);
+                    white-space: pre-wrap; overflow-wrap: anywhere; }
+.sources mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
+"""
+
+
+def _panel(body: str) -> str:
+    return f'<div class="sources"><h3>Sources</h3>{body}</div>'
+
+
+EMPTY_SOURCES = _panel('<p class="hint">Ask a question: every quote in the answer is listed here, '
+                       'highlighted in its article.</p>')
+LOADING_SOURCES = _panel(f'<p class="hint">{LOADING}</p>')
+NO_SOURCES = _panel('<p class="hint">No sources: none of the loaded articles answers this question.</p>')
+
+
+def sources_html(answer: Answer, articles: dict) -> str:
+    """The Sources panel: per quote its number, outlet, title, date, file, offsets, and the quote
+    highlighted in its context (``articles`` maps a source to its record, as in ``Snapshot.articles``)."""
+    if not answer.quotes:
+        return NO_SOURCES
+    items = []
+    for n, q in enumerate(answer.quotes, start=1):
+        names = [html.escape(x) for x in (q.outlet, f"“{q.title}”" if q.title else None) if x]
+        names.append(html.escape(q.published or UNDATED))
+        if q.url and q.url.lower().startswith(("http://", "https://")):
+            names.append(f'<a href="{html.escape(q.url)}" target="_blank" rel="noopener noreferrer">link</a>')
+        record = articles.get(q.source)
+        body = context_html(record.text, q.start, q.end) if record else f"<mark>{html.escape(q.text)}</mark>"
+        items.append(f'<div class="source" id="source-{n}"><div class="cite"><span class="n">[{n}]</span>'
+                     f'{" · ".join(names)}</div><div class="where">{html.escape(q.source)} · characters '
+                     f'{q.start}–{q.end}</div><blockquote class="context">{body}</blockquote></div>')
+    return _panel("".join(items))
+
+
+# -- the web UI ---------------------------------------------------------------------------------------------
+class Warmup:
+    """Builds the assistant in a background thread, so the page is served at once; calling the
+    object waits until the assistant is ready and returns it."""
+
+    def __init__(self, factory: GetAssistant | None = None):
+        if factory is None:
+            from retrieval.assistant import default_assistant as factory
+        self._factory = factory
+        self._assistant: Assistant | None = None
+        self._done = threading.Event()
+
+    def start(self) -> "Warmup":
+        threading.Thread(target=self._run, name="warmup", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        print(LOADING, flush=True)
+        try:
+            self._assistant = self._factory()
+            print(f"Ready: {len(self._assistant.snapshot.articles)} articles indexed.", flush=True)
+        except AssistantError as err:
+            print(f"The assistant could not start: {err}", file=sys.stderr, flush=True)
+        except Exception:  # unexpected: keep the server up, show the trace on the console
+            traceback.print_exc()
+        finally:
+            self._done.set()
+
+    def __call__(self) -> Assistant:
+        self._done.wait()
+        if self._assistant is None:     # the warm-up failed: try again (e.g. the index was busy)
+            self._assistant = self._factory()
+        return self._assistant
+
+
+def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
+    """The chat UI and the ``ask`` API endpoint. ``get_assistant`` returns the assistant, waiting
+    for it if it is still loading; while it waits the chat shows a loading status."""
+    import gradio as gr
+
+    max_chars = Settings().max_question_chars
+    waiter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="get-assistant")
+
+    def respond(message: str, history: list):
+        history = list(history or [])
+        try:
+            question = clean_question(message, max_chars)
+        except AssistantError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        history.append({"role": "user", "content": md_escape(question)})
+        pending = waiter.submit(get_assistant)
+        try:
+            try:
+                assistant = pending.result(timeout=0.2)
+            except FutureTimeout:
+                yield history + [{"role": "assistant", "content": LOADING}], LOADING_SOURCES, ""
+                assistant = pending.result()
+            answer = assistant.ask(question)
+        except AssistantError as err:
+            yield history + [{"role": "assistant", "content": md_escape(str(err))}], EMPTY_SOURCES, ""
+            return
+        history.append({"role": "assistant", "content": chat_markdown(answer)})
+        yield history, sources_html(answer, assistant.snapshot.articles), ""
+
+    def ask(question: str) -> dict:
+        """Answer a question from the articles: the answer text and its verbatim, attributed quotes."""
+        try:
+            return get_assistant().ask(question).to_dict()
+        except AssistantError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+
+    def pick_example(evt: gr.SelectData) -> str:
+        return evt.value["text"]
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {TITLE}\nAnswers are verbatim quotes from the loaded news articles, each attributed "
+                    "to its source. When the articles do not answer a question, the assistant says so.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=560, latex_delimiters=[],
+                                     examples=[{"text": q} for q in EXAMPLES], feedback_options=None,
+                                     buttons=["copy", "copy_all"],
+                                     placeholder="**Ask about the articles.** Try one of these questions:")
+                question = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False,
+                                      elem_id="question", submit_btn="Ask", autofocus=True, max_lines=4)
+                clear = gr.Button("Clear chat", variant="secondary", size="sm")
+            with gr.Column(scale=2, min_width=320):
+                sources = gr.HTML(EMPTY_SOURCES, elem_id="sources", css_template=SOURCES_CSS,
+                                  js_on_load=None, max_height=700, padding=True, container=True)
+        outputs = [chatbot, sources, question]
+        question.submit(respond, [question, chatbot], outputs, api_name="respond", api_visibility="undocumented")
+        chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
+            respond, [question, chatbot], outputs, api_visibility="private")
+        clear.click(lambda: ([], EMPTY_SOURCES, ""), None, outputs, api_visibility="private", queue=False)
+        gr.api(ask, api_name="ask")
+
+    # Two workers, as the machine has two cores: answering is CPU-bound (embedding the question,
+    # scoring chunks), so more parallel workers only slow each other down; more requests wait in
+    # the queue (bounded, so an overloaded server says so instead of piling up work).
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    return demo
+
+
+def serve(host: str | None, port: int | None) -> int:
+    """Serve the UI at once; the model and index load in the background."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = Settings()
+    warmup = Warmup()
+    demo = build_ui(warmup)
+    demo.launch(server_name=host or settings.host, server_port=port or settings.port, prevent_thread_lock=True)
+    warmup.start()
+    demo.block_thread()
+    return 0
+
+
+# -- the command line ---------------------------------------------------------------------------------------
+def _default_assistant() -> Assistant:
+    from retrieval.assistant import default_assistant
+
+    return default_assistant()
+
+
+def _fresh_assistant() -> Assistant:
+    from retrieval.assistant import Assistant
+
+    return Assistant(Settings())
+
+
+def cmd_ingest(args, get_assistant: GetAssistant | None) -> int:
+    from tqdm import tqdm
+
+    assistant = (get_assistant or _fresh_assistant)()
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="chunk", desc="Embedding")
+        bar.update(done - bar.n)
+
+    try:
+        report = assistant.ingest([Path(p) for p in args.paths] or None, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def cmd_search(args, get_assistant: GetAssistant | None) -> int:
+    query = clean_question(args.query, Settings().max_question_chars)
+    assistant = (get_assistant or _default_assistant)()
+    retriever = assistant.retriever
+    if args.k > retriever.k:
+        retriever = retriever.model_copy(update={"k": args.k})
+    docs = retriever.invoke(query)[:args.k]
+    if args.json:
+        print(json.dumps([chunk_dict(d) for d in docs], ensure_ascii=False, indent=2))
+    else:
+        print(format_chunks(docs))
+    return 0
+
+
+def _questions(stream) -> Iterable[str]:
+    """The non-blank lines of ``stream``."""
+    for line in stream:
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield line
+
+
+def cmd_ask(args, get_assistant: GetAssistant | None) -> int:
+    if args.file is None:
+        clean_question(args.question, Settings().max_question_chars)   # fail fast, before loading the model
+        answer = (get_assistant or _default_assistant)().ask(args.question)
+        print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
+        return 0
+    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8-sig")  # before the model loads
+    try:
+        return _ask_batch(stream, args.json, (get_assistant or _default_assistant)())
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _ask_batch(stream, as_json: bool, assistant: Assistant) -> int:
+    """One answer per question line; a bad question is reported and the batch goes on (exit code 1)."""
+    failures = 0
+    for n, question in enumerate(_questions(stream)):
+        try:
+            answer = assistant.ask(question)
+        except AssistantError as err:
+            failures += 1
+            out = {"question": question, "error": str(err)} if as_json else f"Q: {question}\nError: {err}"
+        else:
+            out = answer.to_dict() if as_json else f"Q: {answer.question}\n{format_answer(answer)}"
+        if as_json:
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            print(("\n" if n else "") + out, flush=True)
+    return 1 if failures else 0
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description=f"{TITLE}: verbatim, attributed answers from "
+                                     "the news articles in the corpus folder. Without a command, serves the web UI.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve_p = commands.add_parser("serve", help="serve the web UI (the default)")
+    serve_p.add_argument("--host", help="interface to listen on (default: QA_HOST or 127.0.0.1)")
+    serve_p.add_argument("--port", type=_positive, help="port (default: QA_PORT or 7860)")
+
+    ingest_p = commands.add_parser("ingest", help="index the corpus folder, or copy PATHS into it and index them")
+    ingest_p.add_argument("paths", nargs="*", metavar="PATHS", help=".txt or .md article files")
+    ingest_p.set_defaults(run=cmd_ingest)
+
+    search_p = commands.add_parser("search", help="show the passages retrieved for a query")
+    search_p.add_argument("query")
+    search_p.add_argument("--k", type=_positive, default=5, help="how many passages to show (default 5)")
+    search_p.add_argument("--json", action="store_true", help="print a JSON list")
+    search_p.set_defaults(run=cmd_search)
+
+    ask_p = commands.add_parser("ask", help="answer a question with verbatim quotes")
+    which = ask_p.add_mutually_exclusive_group(required=True)
+    which.add_argument("question", nargs="?", help="the question")
+    which.add_argument("--file", metavar="FILE", help="one question a line ('-' reads stdin)")
+    ask_p.add_argument("--json", action="store_true", help="print JSON (one object a line with --file)")
+    ask_p.set_defaults(run=cmd_ask)
+    return parser
+
+
+def main(argv: list[str] | None = None, get_assistant: GetAssistant | None = None) -> int:
+    """Run one command; returns the exit code. ``get_assistant`` replaces the default assistant
+    (the corpus and index of ``Settings()``)."""
+    from pydantic import ValidationError
+
+    args = build_parser().parse_args(argv)
+    # Quiet library progress bars (model loading): the output is the answer. Nothing is downloaded.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        if args.command in (None, "serve"):
+            return serve(getattr(args, "host", None), getattr(args, "port", None))
+        return args.run(args, get_assistant)
+    except AssistantError as err:
+        print(err, file=sys.stderr)
+        return 2
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in err.errors())
+        print(f"Invalid setting ({problems}).", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print("The questions file is not UTF-8 text.", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        raise
+    except OSError as err:     # e.g. a questions file cannot be read, the port is taken
+        print(f"{err.filename}: {err.strerror}." if err.filename and err.strerror else err, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:      # e.g. ``python app.py search ... | head``
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141
+    sys.exit(code)
