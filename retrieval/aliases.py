@@ -20,6 +20,7 @@ _MINOR = {"of", "the", "and", "al", "for"}
 @dataclass
 class AliasTable:
     groups: list[list[Phrase]] = field(default_factory=list)
+    canonical: list[str] = field(default_factory=list)   # each group's first name, as written
     # Aliases that are also common words ("US" / "us") count only when written in capitals.
     capitals_only: set[Phrase] = field(default_factory=set)
     equivalents: dict[str, set[str]] = field(default_factory=dict)
@@ -52,6 +53,7 @@ class AliasTable:
                 return
         if len(phrases) > 1:
             self.groups.append(phrases)
+            self.canonical.append(names[0])
 
     def learn_acronyms(self, text: str) -> None:
         for match in _DEFINED_ACRONYM.finditer(text):
@@ -64,12 +66,12 @@ class AliasTable:
                     self.add_group([" ".join(words[i:]), acronym])
                     break
 
-    def matches(self, tokens: list[tuple[str, str]]) -> list[tuple[int, int, list[Phrase]]]:
+    def matches(self, tokens: list[tuple[str, str]]) -> list[tuple[int, int, int]]:
         """Alias groups found in ``tokens`` (pairs of original word and index term), longest
-        first, without overlaps: ``(first token, end token, the group's phrases)``."""
+        first, without overlaps: ``(first token, end token, group number)``."""
         found = []
         term_seq = [t for _, t in tokens]
-        for group in self.groups:
+        for number, group in enumerate(self.groups):
             for phrase in group:
                 n = len(phrase)
                 for i in range(len(term_seq) - n + 1):
@@ -77,7 +79,7 @@ class AliasTable:
                         continue
                     if phrase in self.capitals_only and not all(w.isupper() for w, _ in tokens[i:i + n]):
                         continue
-                    found.append((i, i + n, group))
+                    found.append((i, i + n, number))
         found.sort(key=lambda m: (m[0] - m[1], m[0]))
         taken: set[int] = set()
         result = []

@@ -9,7 +9,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from .aliases import AliasTable
-from .textnorm import STOPWORDS, cased_words, term
+from .textnorm import STOPWORDS, ascii_words, cased_words, term
 
 # Words that shape a question without being what it is about.
 _FRAME_WORDS = frozenset(term(w) for w in """
@@ -58,6 +58,7 @@ class Question:
     expects: str | None       # "number", "date", "person", "place" or None
     unknown: tuple[str, ...] = ()   # names the corpus never mentions, in any spelling
     focus: Concept | None = None    # what "how many ..." counts: the number must stand beside it
+    dense_text: str = ""            # the question with every alias written one way, for the encoder
 
     @property
     def query_terms(self) -> list[str]:
@@ -106,11 +107,14 @@ class QuestionAnalyzer:
 
     def analyze(self, question: str) -> Question:
         source_words = {w for m in _SOURCE_REFERENCE.finditer(question) for w in cased_words(m[1] or m[2] or "")}
-        words = cased_words(question)
-        tokens = [(w, term(w.lower())) for w in words if w.lower() not in STOPWORDS or w.isupper() and len(w) > 1]
+        folded, matches = ascii_words(question)
+        words = [m[0] for m in matches]
+        kept = [m for m in matches if m[0].lower() not in STOPWORDS or m[0].isupper() and len(m[0]) > 1]
+        tokens = [(m[0], term(m[0].lower())) for m in kept]
         concepts: list[Concept] = []
         position = 0
-        for start, end, group in self.aliases.matches(tokens) + [(len(tokens), len(tokens), [])]:
+        dense_text, cut = [], 0
+        for start, end, number in self.aliases.matches(tokens) + [(len(tokens), len(tokens), None)]:
             for i in range(position, start):
                 word, t = tokens[i]
                 concept = self._word_concept(word, t, first=bool(words) and word == words[0])
@@ -119,14 +123,17 @@ class QuestionAnalyzer:
                     concept = Concept(word, concept.alternatives, named=False) if self._is_known(concept) else None
                 if concept:
                     concepts.append(concept)
-            if group:
+            if number is not None:
+                group = self.aliases.groups[number]
                 alternatives = tuple(tuple(self.variants(t) for t in phrase) for phrase in group)
                 label = " ".join(w for w, _ in tokens[start:end])
                 concepts.append(Concept(label, alternatives, named=True))
+                dense_text += [folded[cut:kept[start].start()], self.aliases.canonical[number]]
+                cut = kept[end - 1].end()
             position = end
         unknown = tuple(c.label for c in concepts if c.named and not self._is_known(c))
         return Question(question, tuple(_dedupe(concepts)), expected_answer(question), unknown,
-                        _counted(question, concepts))
+                        _counted(question, concepts), "".join(dense_text) + folded[cut:])
 
     def _is_known(self, concept: Concept) -> bool:
         return bool(concept.all_terms & self.known)

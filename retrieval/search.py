@@ -38,7 +38,7 @@ class HybridRetriever(BaseRetriever):
 
     def hits(self, question: Question, k: int | None = None) -> list[Hit]:
         """The ``k`` best chunks (default ``self.k``) by fused rank."""
-        vector = np.asarray(self.embedder.embed_query(question.text), dtype=np.float32)
+        vector = np.asarray(self.embedder.embed_query(question.dense_text or question.text), dtype=np.float32)
         dense = [(cid, sim) for cid, sim in self.index.query(vector.tolist(), self.candidates)
                  if cid in self.snapshot.position]
         lexical = self.snapshot.lexical.search(question.query_terms, self.candidates)

@@ -47,9 +47,18 @@ def fold(text: str) -> str:
     return _ascii(text).lower()
 
 
+_CASED_WORD = re.compile(r"\d+(?:,\d{3})+|[A-Za-z0-9]+")
+
+
 def cased_words(text: str) -> list[str]:
     """Words as written (ASCII, case kept), stop words included."""
-    return re.findall(r"\d+(?:,\d{3})+|[A-Za-z0-9]+", _ascii(text))
+    return _CASED_WORD.findall(_ascii(text))
+
+
+def ascii_words(text: str) -> tuple[str, list[re.Match]]:
+    """The ASCII form of ``text`` and its words, with their places in that form."""
+    folded = _ascii(text)
+    return folded, list(_CASED_WORD.finditer(folded))
 
 
 @lru_cache(maxsize=200_000)

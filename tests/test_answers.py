@@ -1,0 +1,112 @@
+"""Answers on the real corpus: the right article, verbatim quotes, abstention, the JSON contract."""
+import pytest
+
+from prompts import ABSTENTION
+from prompts.templates import placeholders
+from prompts import templates
+from retrieval.errors import InvalidQuestion
+from tests.conftest import CORPUS
+
+# Analyst phrasings (not copied sentences) and the article whose text answers them.
+ANALYST_QUESTIONS = [
+    ("What did Khamenei say about the Popular Mobilization Forces?", "004_9f3c536fd21fedea.txt", "must be preserved and strengthened"),
+    ("How many fighters do the hardline Shiite groups in the Islamic Resistance in Iraq have?", "002_09e231ab3d45662e.txt", "50,000 fighters"),
+    ("Which Lebanese paper said Baghdad plans to break away from Iran's axis?", "000_52a231bc96e83ae4.txt", "Al-Nahar"),
+    ("Where did militia commanders reportedly get asylum?", "000_52a231bc96e83ae4.txt", "Belarus"),
+    ("How many factions are loyal only to Khamenei and refuse to give up their arms?", "001_adf714cf9f5e1bca.txt", "34 factions"),
+    ("Who is the leader of Asaib Ahl al-Haq?", "001_adf714cf9f5e1bca.txt", "Qais al-Khazali"),
+    ("Who killed Qassem Soleimani?", "003_8248b2237cdcb8a2.txt", "President Trump killed"),
+    ("When was Soleimani killed?", "003_8248b2237cdcb8a2.txt", "January 2020"),
+    ("What did Pezeshkian say at the press conference with the Iraqi prime minister?", "004_9f3c536fd21fedea.txt", "share concerns about stability"),
+    ("Why are the militias considering disarmament now?", "002_09e231ab3d45662e.txt", "Trump"),
+]
+
+
+@pytest.mark.parametrize("question, source, fact", ANALYST_QUESTIONS)
+def test_analyst_question_gets_a_verbatim_quote_from_the_right_article(assistant, question, source, fact):
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    assert any(q.source == source and fact in q.text for q in answer.quotes), answer.answer
+    for quote in answer.quotes:
+        assert (CORPUS / quote.source).read_bytes().decode("utf-8")[quote.start:quote.end] == quote.text
+
+
+@pytest.mark.parametrize("question", [
+    "Who won the gold medal in the 100 metres at the Olympic Games?",
+    "What did Vladimir Putin say about the Iraqi militias?",
+    "How many fighters does Hezbollah have in Lebanon today?",
+    "What is the annual budget of the Popular Mobilization Forces?",
+    "When are the next parliamentary elections in Iraq?",
+    "What is a good recipe for chocolate cake?",
+])
+def test_questions_the_corpus_cannot_answer_abstain_with_no_quotes(assistant, question):
+    answer = assistant.ask(question)
+    assert (answer.abstained, answer.answer, answer.quotes) == (True, ABSTENTION, [])
+
+
+@pytest.mark.parametrize("spellings", [
+    ("What did Kataib Hezbollah commanders tell Reuters?", "What did Kata'ib Hezbollah commanders tell Reuters?",
+     "What did KH commanders tell Reuters?", "What did Hizbullah Brigades commanders tell Reuters?"),
+    ("What is Tehran's stance on the Hashd?", "What is Teheran's stance on the PMF?"),
+    ("What did Sudani tell Iranian officials?", "What did Al-Sudani tell Iranian officials?",
+     "What did Mohammed Shia al-Sudani tell Iranian officials?"),
+])
+def test_every_spelling_retrieves_the_same_best_passage(assistant, spellings):
+    best = {assistant.retriever.invoke(q)[0].metadata["source"] for q in spellings}
+    assert len(best) == 1
+
+
+def test_json_contract(assistant):
+    data = assistant.ask("What did Khamenei say about the Popular Mobilization Forces?").to_dict()
+    assert set(data) == {"question", "answer", "abstained", "quotes"}
+    assert (type(data["question"]), type(data["answer"]), type(data["abstained"])) == (str, str, bool)
+    assert data["quotes"]
+    for quote in data["quotes"]:
+        assert set(quote) == {"text", "source", "title", "outlet", "published", "url", "start", "end", "score"}
+        assert (type(quote["start"]), type(quote["end"]), type(quote["score"])) == (int, int, float)
+        assert all(quote[k] is None or isinstance(quote[k], str) for k in ("title", "outlet", "published", "url"))
+        assert (CORPUS / quote["source"]).read_bytes().decode("utf-8")[quote["start"]:quote["end"]] == quote["text"]
+        assert f"“{quote['text']}”" in data["answer"]
+
+
+def test_no_quote_comes_from_furniture_or_reader_comments(assistant):
+    for question in ("Are the militias trying to subjugate peoples and confiscate their wills?",
+                     "Who is Asif Shahid?", "How do I subscribe to MEMRI?",
+                     "What did NCRI-FAC tweet about the IRGC and ISIS?"):
+        answer = assistant.ask(question)
+        for quote in answer.quotes:
+            assert "subjugate" not in quote.text and "Asif" not in quote.text and "subscri" not in quote.text.lower()
+            assert "pic.twitter" not in quote.text and "@iran_policy" not in quote.text
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "Please type a question."),
+    ("   \n\t ", "Please type a question."),
+    ("\x00\x07", "Please type a question."),
+    ("x" * 1001, "The question is 1,001 characters long; the limit is 1,000. Please ask a shorter question."),
+    (b"bytes", "The question must be text."),
+])
+def test_bad_questions_raise_a_named_error_with_a_human_message(assistant, question, message):
+    with pytest.raises(InvalidQuestion) as err:
+        assistant.ask(question)
+    assert str(err.value) == message
+
+
+def test_control_characters_and_mixed_scripts_are_tolerated(assistant):
+    answer = assistant.ask("What did\x07 Khamenei (خامنه‌ای) say about the Hashd al-Shaabi?")
+    assert any("must be preserved and strengthened" in q.text for q in answer.quotes)
+
+
+def test_every_template_placeholder_is_filled():
+    from retrieval.answer import attribution, compose
+    from retrieval.answer import Quote
+
+    quote = Quote("text", "a.txt", None, None, None, None, 0, 4, 1.0)
+    assert attribution(quote) == "a.txt (undated)"
+    assert compose("q", [quote, quote]).answer == "According to a.txt (undated), “text” [1]\nThe same article says: “text” [2]"
+    for name in ("QUOTE_NEW_SOURCE", "QUOTE_SAME_SOURCE", "ATTRIBUTION"):
+        template = getattr(templates, name)
+        with pytest.raises(ValueError):
+            templates.fill(template)
+        assert "{" not in templates.fill(template, **{p: "x" for p in placeholders(template)})
+    assert placeholders(ABSTENTION) == set()
