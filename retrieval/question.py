@@ -18,6 +18,7 @@ report reported reports reporting according mention mentioned describe described
 outlets source sources news think thought view views give list explain happen happened anything something
 know known please summarize summarise summary regarding concerning mean meant exactly kind sort type
 was were is are be been being there any also current currently recent recently ever still us long far often
+role play plays played stance position opinion
 """.split())
 
 _EXPECTS = (
