@@ -16,11 +16,6 @@ class Chunk:
     text: str
 
     @property
-    def id(self) -> str:
-        """Content key: the same text at the same place in the same file keeps its id."""
-        return hashlib.sha256(f"{self.source}\0{self.start}\0{self.text}".encode()).hexdigest()[:32]
-
-    @property
     def text_hash(self) -> str:
         """Key of the embedding: equal texts share one, wherever they stand."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:32]

@@ -69,11 +69,6 @@ def term(word: str) -> str:
     return _NUMBER_WORDS.get(word) or _stemmer.stemWord(_DOUBLED.sub(r"\1", word))
 
 
-def words(text: str) -> list[str]:
-    """Folded words, stop words included (for phrase matching)."""
-    return _WORD.findall(fold(text))
-
-
 def terms(text: str) -> list[str]:
     """Index terms of a text: folded, stop words dropped, stemmed."""
     return [term(w) for w in _WORD.findall(fold(text)) if w not in STOPWORDS]
