@@ -49,6 +49,7 @@ class Concept:
 _SOURCE_REFERENCE = re.compile(
     r"\b(?:according to|as per|per|as reported by|reported by)\s+(?:the\s+)?((?:[A-Z][\w'’.-]*\s*)+)"
     r"|((?:[A-Z][\w'’.-]*\s+)+)(?=(?:piece|article|report|story|version|op-ed|summary|coverage|account)\b)")
+_PHRASE_ENDS = {"inside", "within", "across", "among", "per", "according", "including", "say", "said"}
 _DEMONYM_SUFFIXES = ("i", "ian", "an", "n", "ese")
 
 
@@ -147,12 +148,17 @@ class QuestionAnalyzer:
 
 
 def _counted(question: str, concepts: list[Concept]) -> Concept | None:
-    """The first concept after "how many" / "number of"."""
+    """What "how many ..." counts: the last word of the phrase after it ("how many American
+    troops were killed" counts troops)."""
     match = re.search(r"\b(?:how many|number of)\s+(.*)", question, re.I)
     if not match:
         return None
-    after = {term(w.lower()) for w in cased_words(match[1])[:4]}
-    return next((c for c in concepts if any(t in after for alt in c.alternatives[:1] for slot in alt for t in slot)), None)
+    phrase = []
+    for word in cased_words(match[1]):
+        if word.lower() in STOPWORDS or word.lower() in _PHRASE_ENDS:
+            break
+        phrase.append(term(word.lower()))
+    return next((c for c in reversed(concepts) if phrase and phrase[-1] in c.alternatives[0][-1]), None)
 
 
 def _dedupe(concepts: list[Concept]) -> list[Concept]:
