@@ -22,7 +22,7 @@ import re
 import sys
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -82,9 +82,10 @@ def format_chunks(docs: list[Document]) -> str:
     blocks = []
     for n, doc in enumerate(docs, start=1):
         m = doc.metadata
-        head = (f"[{n}] {m['source']}:{m['start']}-{m['end']} — {source_label(m.get('outlet'), m.get('title'), m['source'])}, "
-                f"{m.get('published') or UNDATED} (score {m['score']:.4f}, dense {m['dense']:.3f}, bm25 {m['bm25']:.2f})")
-        body = "\n".join("    " + line for line in doc.page_content.splitlines())
+        label = source_label(m.get("outlet"), m.get("title"), m["source"])
+        head = (f"[{n}] {m['source']}:{m['start']}-{m['end']} — {label}, {m.get('published') or UNDATED} "
+                f"(score {m['score']:.4f}, dense {m['dense']:.3f}, bm25 {m['bm25']:.2f})")
+        body = "\n".join(f"    {line}" if line.strip() else "" for line in doc.page_content.splitlines())
         blocks.append(f"{head}\n{body}")
     return "\n\n".join(blocks) if blocks else "No matching passages."
 
@@ -152,13 +153,13 @@ def sources_html(answer: Answer, articles: dict) -> str:
         return NO_SOURCES
     items = []
     for n, q in enumerate(answer.quotes, start=1):
-        names = [html.escape(x) for x in (q.outlet, f"“{q.title}”" if q.title else None) if x]
+        names = [html.escape(x) for x in (q.outlet, q.title and f"“{q.title}”") if x] or ["Untitled article"]
         names.append(html.escape(q.published or UNDATED))
         if q.url and q.url.lower().startswith(("http://", "https://")):
             names.append(f'<a href="{html.escape(q.url)}" target="_blank" rel="noopener noreferrer">link</a>')
         record = articles.get(q.source)
         body = context_html(record.text, q.start, q.end) if record else f"<mark>{html.escape(q.text)}</mark>"
-        items.append(f'<div class="source" id="source-{n}"><div class="cite"><span class="n">[{n}]</span>'
+        items.append(f'<div class="source" id="source-{n}"><div class="cite"><span class="n">[{n}]</span> '
                      f'{" · ".join(names)}</div><div class="where">{html.escape(q.source)} · characters '
                      f'{q.start}–{q.end}</div><blockquote class="context">{body}</blockquote></div>')
     return _panel("".join(items))
@@ -199,22 +200,39 @@ class Warmup:
         return self._assistant
 
 
+def _in_background(fn: Callable) -> Future:
+    """``fn()`` running in a daemon thread (which never holds up the exit of the server)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as err:  # handed to whoever waits on the future
+            future.set_exception(err)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
 def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
     """The chat UI and the ``ask`` API endpoint. ``get_assistant`` returns the assistant, waiting
     for it if it is still loading; while it waits the chat shows a loading status."""
     import gradio as gr
 
     max_chars = Settings().max_question_chars
-    waiter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="get-assistant")
 
     def respond(message: str, history: list):
         history = list(history or [])
         try:
             question = clean_question(message, max_chars)
         except AssistantError as err:
-            raise gr.Error(str(err), print_exception=False) from None
+            # A toast, not gr.Error (which would cover the chat and the Sources panel with "Error");
+            # the question stays in the textbox to be fixed.
+            gr.Warning(str(err))
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
         history.append({"role": "user", "content": md_escape(question)})
-        pending = waiter.submit(get_assistant)
+        pending = _in_background(get_assistant)
         try:
             try:
                 assistant = pending.result(timeout=0.2)
@@ -235,8 +253,10 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
         except AssistantError as err:
             raise gr.Error(str(err), print_exception=False) from None
 
-    def pick_example(evt: gr.SelectData) -> str:
+    def pick_example(evt) -> str:
         return evt.value["text"]
+    # A real class, not a postponed annotation string: Gradio reads the hint to pass the clicked example.
+    pick_example.__annotations__["evt"] = gr.SelectData
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {TITLE}\nAnswers are verbatim quotes from the loaded news articles, each attributed "
@@ -246,18 +266,17 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                 chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=560, latex_delimiters=[],
                                      examples=[{"text": q} for q in EXAMPLES], feedback_options=None,
                                      buttons=["copy", "copy_all"],
-                                     placeholder="**Ask about the articles.** Try one of these questions:")
+                                     placeholder="Ask about the articles, or try one of these questions:")
                 question = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False,
                                       elem_id="question", submit_btn="Ask", autofocus=True, max_lines=4)
-                clear = gr.Button("Clear chat", variant="secondary", size="sm")
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(EMPTY_SOURCES, elem_id="sources", css_template=SOURCES_CSS,
-                                  js_on_load=None, max_height=700, padding=True, container=True)
+                                  js_on_load=None, max_height=640, padding=True, container=True)
         outputs = [chatbot, sources, question]
         question.submit(respond, [question, chatbot], outputs, api_name="respond", api_visibility="undocumented")
         chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
             respond, [question, chatbot], outputs, api_visibility="private")
-        clear.click(lambda: ([], EMPTY_SOURCES, ""), None, outputs, api_visibility="private", queue=False)
+        chatbot.clear(lambda: EMPTY_SOURCES, None, sources, api_visibility="private", queue=False)
         gr.api(ask, api_name="ask")
 
     # Two workers, as the machine has two cores: answering is CPU-bound (embedding the question,
@@ -273,7 +292,13 @@ def serve(host: str | None, port: int | None) -> int:
     settings = Settings()
     warmup = Warmup()
     demo = build_ui(warmup)
-    demo.launch(server_name=host or settings.host, server_port=port or settings.port, prevent_thread_lock=True)
+    host, port = host or settings.host, port or settings.port
+    try:
+        demo.launch(server_name=host, server_port=port, prevent_thread_lock=True)
+    except OSError:
+        print(f"Cannot serve on {host}:{port}: the port is in use or the address is not available here. "
+              "Choose another with --host/--port.", file=sys.stderr)
+        return 2
     warmup.start()
     demo.block_thread()
     return 0

@@ -1,0 +1,63 @@
+"""Smoke test in a real browser: headless Debian Chromium drives the served UI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = ROOT / "test-artifacts"
+KHAMENEI = "What did Khamenei say about the Popular Mobilization Forces?"
+PHRASE = "must be preserved and strengthened"
+KHAMENEI_FILE = "004_9f3c536fd21fedea.txt"
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                                reason="needs Debian chromium and chromium-driver "
+                                       "(apt-get install -y chromium chromium-driver)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+                "--window-size=1400,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_a_typed_question_shows_the_quote_and_its_source(browser, ui_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def rendered(driver):
+        """The answer is on the page: a chat message and a highlighted quote with the phrase, and the
+        Sources panel naming the file."""
+        messages = driver.find_elements(By.CSS_SELECTOR, "#chat .message")
+        marks = driver.find_elements(By.CSS_SELECTOR, "#sources mark")
+        return (any(PHRASE in m.text for m in messages) and any(PHRASE in m.text for m in marks)
+                and KHAMENEI_FILE in driver.find_element(By.CSS_SELECTOR, "#sources").text)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        browser.get(ui_url)
+        box = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
+        assert browser.title == "News analyst assistant"
+        box.send_keys(KHAMENEI)
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(browser, 60, poll_frequency=0.25).until(rendered)
+        assert box.get_attribute("value") == ""
+    finally:
+        browser.save_screenshot(str(ARTIFACTS / "browser_smoke.png"))
