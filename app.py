@@ -57,9 +57,11 @@ def source_label(outlet: str | None, title: str | None, source: str) -> str:
 
 
 def attribution(quote: Quote) -> str:
-    """``Defence Talks, undated — 002_09e231ab3d45662e.txt:1980-2299`` (and the URL when known)."""
-    line = (f"{source_label(quote.outlet, quote.title, quote.source)}, {quote.published or UNDATED}"
-            f" — {quote.source}:{quote.start}-{quote.end}")
+    """``Defence Talks, undated — 002_09e231ab3d45662e.txt:1980-2299`` (and the URL when known);
+    an article with neither outlet nor title is named once, by its file."""
+    place = f"{quote.source}:{quote.start}-{quote.end}"
+    named = quote.outlet or quote.title
+    line = f"{named}, {quote.published or UNDATED} — {place}" if named else f"{place}, {quote.published or UNDATED}"
     return f"{line} {quote.url}" if quote.url else line
 
 

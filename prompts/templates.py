@@ -7,9 +7,12 @@ import string
 ABSTENTION = "Not in the sources: none of the loaded articles answers this question."
 
 # How a quote is woven into the answer: the first quote of a source names it ...
-QUOTE_NEW_SOURCE = "According to {attribution}, “{quote}” [{n}]"
+QUOTE_NEW_SOURCE = "According to {attribution}, {open}{quote}{close} [{n}]"
 # ... later quotes of the same source do not repeat its name.
-QUOTE_SAME_SOURCE = "The same article says: “{quote}” [{n}]"
+QUOTE_SAME_SOURCE = "The same article says: {open}{quote}{close} [{n}]"
+# Quotation marks around a quote; single ones when the quote itself holds double ones.
+QUOTE_MARKS = ("“", "”")
+NESTED_QUOTE_MARKS = ("‘", "’")
 ATTRIBUTION = "{label} ({date})"
 UNDATED = "undated"
 

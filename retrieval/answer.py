@@ -8,7 +8,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel, RunnablePassthrough
 
-from prompts import ABSTENTION, ATTRIBUTION, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE, UNDATED, fill
+from prompts import (ABSTENTION, ATTRIBUTION, NESTED_QUOTE_MARKS, QUOTE_MARKS, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE,
+                     UNDATED, fill)
 
 from .errors import InvalidQuestion
 from .quotes import Candidate, QuoteSelector, verify_quote
@@ -65,10 +66,12 @@ def compose(question: str, quotes: list[Quote]) -> Answer:
         return Answer(question, ABSTENTION, True, [])
     parts = []
     for n, quote in enumerate(quotes, start=1):
+        opening, closing = NESTED_QUOTE_MARKS if re.search(r'[“”"]', quote.text) else QUOTE_MARKS
+        marks = {"open": opening, "close": closing, "quote": quote.text, "n": n}
         if n > 1 and quote.source == quotes[n - 2].source:
-            parts.append(fill(QUOTE_SAME_SOURCE, quote=quote.text, n=n))
+            parts.append(fill(QUOTE_SAME_SOURCE, **marks))
         else:
-            parts.append(fill(QUOTE_NEW_SOURCE, attribution=attribution(quote), quote=quote.text, n=n))
+            parts.append(fill(QUOTE_NEW_SOURCE, attribution=attribution(quote), **marks))
     return Answer(question, "\n".join(parts), False, quotes)
 
 

@@ -31,9 +31,9 @@ class Assistant:
         self.selector = QuoteSelector(self.snapshot, s.min_coverage, s.min_score, s.max_quotes)
         self.chain = build_chain(self.retriever, self.snapshot, self.selector)
 
-    def ingest(self, paths=None, progress: Progress | None = None) -> IngestReport:
+    def ingest(self, paths=None, progress: Progress | None = None, wait: float = 0) -> IngestReport:
         with self._lock:
-            report = ingest(self.settings, self.index, self.embedder, paths, progress)
+            report = ingest(self.settings, self.index, self.embedder, paths, progress, wait=wait)
             if report.changed or not self.snapshot.articles:
                 self._reload()
             return report
@@ -43,6 +43,7 @@ class Assistant:
         return self.chain.invoke(question)
 
 
+STARTUP_INGEST_WAIT = 600.0   # seconds
 _default: Assistant | None = None
 _default_lock = threading.Lock()
 
@@ -53,7 +54,8 @@ def default_assistant() -> Assistant:
     with _default_lock:
         if _default is None:
             assistant = Assistant()
-            assistant.ingest()
+            # Another process may be ingesting the same index: wait for it rather than fail.
+            assistant.ingest(wait=STARTUP_INGEST_WAIT)
             _default = assistant
         return _default
 

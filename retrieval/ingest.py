@@ -97,16 +97,17 @@ def add_to_corpus(paths: list[Path], settings: Settings) -> list[Path]:
 
 
 def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Path] | None = None,
-           progress: Progress | None = None, flush_chunks: int = 256) -> IngestReport:
+           progress: Progress | None = None, flush_chunks: int = 256, wait: float = 0) -> IngestReport:
     """Bring the index in line with the corpus folder (``paths=None``), or add ``paths``.
 
-    Only one ingest runs at a time (a lock file in the index folder). Articles are embedded
+    Only one ingest runs at a time (a lock file in the index folder; ``wait`` seconds are
+    allowed for another to finish before ``IndexBusy``). Articles are embedded
     in batches of about ``flush_chunks`` chunks and committed one by one, so an interrupted
     ingest resumes where it stopped."""
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / "ingest.lock"))
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=wait)
     except Timeout:
         raise IndexBusy("Another ingest is running on this index; try again when it has finished.") from None
     try:

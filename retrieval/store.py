@@ -48,9 +48,10 @@ def open_client(settings: Settings):
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
     except Exception as err:
-        where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host \
-            else f"the index at {settings.index_dir}"
-        raise IndexUnavailable(f"Cannot open {where} ({err}). Delete the index folder and run "
+        if settings.chroma_host:
+            raise IndexUnavailable(f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                                   f"({err}). Check that 'chroma run' is up, or unset CHROMA_HOST.") from err
+        raise IndexUnavailable(f"Cannot open the index at {settings.index_dir} ({err}). Delete that folder and run "
                                "'python app.py ingest' to rebuild it.") from err
 
 
