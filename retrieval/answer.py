@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel, RunnablePassthrough
 
-from prompts import (ABSTENTION, ATTRIBUTION, NESTED_QUOTE_MARKS, QUOTE_MARKS, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE,
-                     UNDATED, fill)
+from prompts import (ABSTENTION, ATTRIBUTION, LLM_UNAVAILABLE, NESTED_QUOTE_MARKS, QUOTE_MARKS, QUOTE_NEW_SOURCE,
+                     QUOTE_SAME_SOURCE, UNDATED, fill)
 
 from .errors import InvalidQuestion
+from .generative import Claim, LLMUnavailable, QuoteChecks, generate_claims, unsupported
 from .quotes import Candidate, QuoteSelector, verify_quote
 from .snapshot import Snapshot
 
@@ -37,9 +39,18 @@ class Answer:
     answer: str
     abstained: bool
     quotes: list[Quote] = field(default_factory=list)
+    # Generative mode only: how many quotes the model emitted / were verified / repaired / dropped.
+    quote_checks: dict | None = None
+    # Something the user should know about how the answer was made (e.g. the LLM was unreachable).
+    notice: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The JSON contract; the optional fields appear only when set."""
+        data = asdict(self)
+        for optional in ("quote_checks", "notice"):
+            if data[optional] is None:
+                del data[optional]
+        return data
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -55,9 +66,18 @@ def clean_question(question: str, max_chars: int) -> str:
     return question
 
 
-def attribution(quote: Quote) -> str:
-    label = quote.outlet or (f"“{quote.title}”" if quote.title else quote.source)
-    return fill(ATTRIBUTION, label=label, date=quote.published or UNDATED)
+def attribution(outlet: str | None, title: str | None, source: str, published: str | None) -> str:
+    label = outlet or (f"“{title}”" if title else source)
+    return fill(ATTRIBUTION, label=label, date=published or UNDATED)
+
+
+def quote_attribution(quote: Quote) -> str:
+    return attribution(quote.outlet, quote.title, quote.source, quote.published)
+
+
+def document_attribution(doc: Document) -> str:
+    m = doc.metadata
+    return attribution(m.get("outlet"), m.get("title"), m["source"], m.get("published"))
 
 
 def compose(question: str, quotes: list[Quote]) -> Answer:
@@ -71,34 +91,68 @@ def compose(question: str, quotes: list[Quote]) -> Answer:
         if n > 1 and quote.source == quotes[n - 2].source:
             parts.append(fill(QUOTE_SAME_SOURCE, **marks))
         else:
-            parts.append(fill(QUOTE_NEW_SOURCE, attribution=attribution(quote), **marks))
+            parts.append(fill(QUOTE_NEW_SOURCE, attribution=quote_attribution(quote), **marks))
     return Answer(question, "\n".join(parts), False, quotes)
 
 
+def quote_at(cand: Candidate, snapshot: Snapshot) -> Quote | None:
+    """The quote cut from the article at the candidate's offsets, if it checks out verbatim."""
+    record = snapshot.articles.get(cand.source)
+    if record is None:
+        return None
+    text = record.text[cand.start:cand.end]
+    if not verify_quote(record.text, cand.start, cand.end, text):
+        return None
+    meta = record.meta
+    return Quote(text, cand.source, meta.title, meta.outlet, meta.published, meta.url, cand.start, cand.end,
+                 round(cand.score, 4))
+
+
 def to_quotes(candidates: list[Candidate], snapshot: Snapshot) -> list[Quote]:
-    """Quotes cut from the articles at the candidates' offsets, each checked verbatim; same-article
-    quotes are put in reading order."""
+    """Verified quotes of the candidates; same-article quotes in reading order."""
     order = {c.source: i for i, c in reversed(list(enumerate(candidates)))}
-    quotes = []
-    for cand in sorted(candidates, key=lambda c: (order[c.source], c.start)):
-        record = snapshot.articles[cand.source]
-        text = record.text[cand.start:cand.end]
-        if not verify_quote(record.text, cand.start, cand.end, text):
+    ranked = sorted(candidates, key=lambda c: (order[c.source], c.start))
+    return [q for q in (quote_at(c, snapshot) for c in ranked) if q is not None]
+
+
+def compose_generative(question: str, claims: list[Claim], checks: QuoteChecks, snapshot: Snapshot) -> Answer:
+    """The model's claims, each followed by the number of its verified quote, or marked unsupported."""
+    quotes: list[Quote] = []
+    lines = []
+    for claim in claims:
+        quote = quote_at(claim.candidate, snapshot) if claim.candidate else None
+        if quote is None:
+            lines.append(unsupported(claim.text))
             continue
-        meta = record.meta
-        quotes.append(Quote(text, cand.source, meta.title, meta.outlet, meta.published, meta.url,
-                            cand.start, cand.end, round(cand.score, 4)))
-    return quotes
+        if quote not in quotes:
+            quotes.append(quote)
+        lines.append(f"{claim.text} [{quotes.index(quote) + 1}]")
+    report = asdict(checks)
+    if not quotes:
+        return Answer(question, ABSTENTION, True, [], quote_checks=report)
+    return Answer(question, "\n".join(lines), False, quotes, quote_checks=report)
 
 
-def build_chain(retriever: BaseRetriever, snapshot: Snapshot, selector: QuoteSelector) -> Runnable:
-    """question -> {question, documents} -> verified quotes -> Answer."""
-    def select(inputs: dict) -> dict:
+def build_chain(retriever: BaseRetriever, snapshot: Snapshot, selector: QuoteSelector,
+                llm: BaseChatModel | None = None, llm_name: str = "") -> Runnable:
+    """question -> {question, documents} -> verified quotes -> Answer.
+
+    With ``llm`` the model phrases the claims and its quotes are verified; if the model cannot
+    be used, the extractive answer is returned with a notice saying so."""
+    def extractive(question: str, documents: list[Document]) -> Answer:
+        chosen = selector.select(snapshot.analyze(question), documents)
+        return compose(question, to_quotes(chosen, snapshot))
+
+    def answer(inputs: dict) -> Answer:
         question: str = inputs["question"]
         documents: list[Document] = inputs["documents"]
-        chosen = selector.select(snapshot.analyze(question), documents)
-        return {"question": question, "quotes": to_quotes(chosen, snapshot)}
+        if llm is None:
+            return extractive(question, documents)
+        try:
+            claims, checks = generate_claims(llm, question, documents, document_attribution)
+        except LLMUnavailable as err:
+            fallback = extractive(question, documents)
+            return replace(fallback, notice=fill(LLM_UNAVAILABLE, llm=llm_name or type(llm).__name__, error=str(err)))
+        return compose_generative(question, claims, checks, snapshot)
 
-    return (RunnableParallel(question=RunnablePassthrough(), documents=retriever)
-            | RunnableLambda(select)
-            | RunnableLambda(lambda x: compose(x["question"], x["quotes"])))
+    return RunnableParallel(question=RunnablePassthrough(), documents=retriever) | RunnableLambda(answer)

@@ -4,7 +4,10 @@ from __future__ import annotations
 import threading
 
 from .answer import Answer, build_chain, clean_question
+from langchain_core.language_models import BaseChatModel
+
 from .embedding import Embedder
+from .generative import make_llm
 from .ingest import IngestReport, Progress, ingest
 from .quotes import QuoteSelector
 from .search import HybridRetriever
@@ -16,8 +19,13 @@ from .store import Index, open_client
 class Assistant:
     """Holds the loaded model and index; safe to share between threads."""
 
-    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None):
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 llm: BaseChatModel | None = None):
+        """``llm``: a LangChain chat model for generative answers; by default the one named by
+        ``settings.llm`` (``QA_LLM``), else none: answers are extractive."""
         self.settings = settings or Settings()
+        self.llm = llm or (make_llm(self.settings.llm, self.settings.llm_base_url, self.settings.llm_timeout)
+                           if self.settings.llm else None)
         self.index = Index(open_client(self.settings), self.settings.collection)
         self.embedder = embedder or Embedder(self.settings.embed_model, self.settings.embed_batch_size)
         self._lock = threading.Lock()
@@ -29,7 +37,7 @@ class Assistant:
         self.retriever = HybridRetriever(index=self.index, snapshot=self.snapshot, embedder=self.embedder,
                                          candidates=s.candidates, k=s.retrieve_k)
         self.selector = QuoteSelector(self.snapshot, s.min_coverage, s.min_score, s.max_quotes)
-        self.chain = build_chain(self.retriever, self.snapshot, self.selector)
+        self.chain = build_chain(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")
 
     def ingest(self, paths=None, progress: Progress | None = None, wait: float = 0) -> IngestReport:
         with self._lock:

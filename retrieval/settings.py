@@ -35,5 +35,10 @@ class Settings(BaseSettings):
     max_question_chars: int = 1000
     max_file_bytes: int = 50 * 1024 * 1024
 
+    # Optional generative answers: "ollama:<model>", "openai:<model>" (with llm_base_url) or "gguf:<path>".
+    llm: str | None = None
+    llm_base_url: str | None = None
+    llm_timeout: float = 60.0
+
     host: str = "127.0.0.1"
     port: int = 7860
