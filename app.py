@@ -69,11 +69,22 @@ def citation(n: int, quote: Quote) -> str:
     return f"[{n}] {attribution(quote)}"
 
 
+def checks_line(answer: Answer) -> str | None:
+    """``Quotes from the model: 3 emitted, 2 verified, 0 repaired, 1 dropped`` (generative mode)."""
+    c = answer.quote_checks
+    if c is None:
+        return None
+    return (f"Quotes from the model: {c['emitted']} emitted, {c['verified']} verified, "
+            f"{c['repaired']} repaired, {c['dropped']} dropped")
+
+
 def format_answer(answer: Answer) -> str:
-    """The answer text, then one citation line per quote."""
-    if not answer.quotes:
-        return answer.answer
-    return "\n".join([answer.answer, "", *(citation(n, q) for n, q in enumerate(answer.quotes, start=1))])
+    """The answer text, then one citation line per quote, then how it was made."""
+    lines = [answer.answer]
+    if answer.quotes:
+        lines += ["", *(citation(n, q) for n, q in enumerate(answer.quotes, start=1))]
+    extra = [line for line in (checks_line(answer), answer.notice) if line]
+    return "\n".join(lines + ([""] + extra if extra else []))
 
 
 def chunk_dict(doc: Document) -> dict:
@@ -102,10 +113,12 @@ def md_escape(text: str) -> str:
 
 def chat_markdown(answer: Answer) -> str:
     """The chat message: the answer text (quotes numbered [n]) and one citation line per quote."""
-    if not answer.quotes:
-        return md_escape(answer.answer)
-    cites = [f"**\\[{n}\\]** {md_escape(attribution(q))}" for n, q in enumerate(answer.quotes, start=1)]
-    return md_escape(answer.answer) + "\n\n" + "\n".join(cites)
+    text = md_escape(answer.answer)
+    if answer.quotes:
+        cites = [f"**\\[{n}\\]** {md_escape(attribution(q))}" for n, q in enumerate(answer.quotes, start=1)]
+        text += "\n\n" + "\n".join(cites)
+    extra = [f"_{md_escape(line)}_" for line in (checks_line(answer), answer.notice) if line]
+    return text + ("\n\n" + "\n\n".join(extra) if extra else "")
 
 
 def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) -> str:
@@ -407,11 +420,15 @@ def _positive(value: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="app.py", description=f"{TITLE}: verbatim, attributed answers from "
                                      "the news articles in the corpus folder. Without a command, serves the web UI.")
+    llm_help = ("phrase answers with a chat model: ollama:<model>, openai:<model> (QA_LLM_BASE_URL) or gguf:<path>; "
+                "its quotes are verified like all others (default: QA_LLM, else extractive)")
+    parser.add_argument("--llm", metavar="BACKEND:MODEL", help=llm_help)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve_p = commands.add_parser("serve", help="serve the web UI (the default)")
     serve_p.add_argument("--host", help="interface to listen on (default: QA_HOST or 127.0.0.1)")
     serve_p.add_argument("--port", type=_positive, help="port (default: QA_PORT or 7860)")
+    serve_p.add_argument("--llm", metavar="BACKEND:MODEL", default=argparse.SUPPRESS, help=llm_help)
 
     ingest_p = commands.add_parser("ingest", help="index the corpus folder, or copy PATHS into it and index them")
     ingest_p.add_argument("paths", nargs="*", metavar="PATHS", help=".txt or .md article files")
@@ -428,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("question", nargs="?", help="the question")
     which.add_argument("--file", metavar="FILE", help="one question a line ('-' reads stdin)")
     ask_p.add_argument("--json", action="store_true", help="print JSON (one object a line with --file)")
+    ask_p.add_argument("--llm", metavar="BACKEND:MODEL", default=argparse.SUPPRESS, help=llm_help)
     ask_p.set_defaults(run=cmd_ask)
     return parser
 
@@ -441,6 +459,8 @@ def main(argv: list[str] | None = None, get_assistant: GetAssistant | None = Non
     # Quiet library progress bars (model loading): the output is the answer. Nothing is downloaded.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.llm:
+        os.environ["QA_LLM"] = args.llm   # read by Settings() when the assistant is built
     try:
         if args.command in (None, "serve"):
             return serve(getattr(args, "host", None), getattr(args, "port", None))

@@ -138,3 +138,14 @@ def test_every_prompt_placeholder_is_filled():
                             (CONDENSE_PROMPT, {"history", "question"})):
         assert placeholders(template) == names
         assert "{" not in fill(template, **{name: "x" for name in names})
+
+
+@pytest.mark.parametrize("backend", ["openai:some-model", "ollama:some-model"])
+def test_a_configured_but_unreachable_server_falls_back_with_one_clear_notice(assistant, backend):
+    from tests.conftest import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}" + ("/v1" if backend.startswith("openai") else "")
+    llm = make_llm(backend, base_url=closed, timeout=5)
+    answer = build_chain(assistant.retriever, assistant.snapshot, assistant.selector, llm, backend).invoke(QUESTION)
+    assert answer.notice.startswith(f"The language model ({backend}) could not be used (")
+    assert answer.quote_checks is None and any(SAID in q.text for q in answer.quotes)
