@@ -1,4 +1,4 @@
-"""``python -m eval [--questions FILE] [--json] [--failures] [--write-baseline]``"""
+"""``python -m eval [--questions FILE] [--kind KIND] [--aliases FILE] [--json] [--failures] [--write-baseline]``"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from retrieval.assistant import Assistant
+from retrieval.settings import Settings
 
 from .runner import BASELINE, QUESTIONS, load_questions, run_eval
 
@@ -13,13 +14,17 @@ from .runner import BASELINE, QUESTIONS, load_questions, run_eval
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
     parser.add_argument("--questions", default=str(QUESTIONS))
+    parser.add_argument("--kind", choices=["fact", "alias", "multi", "unanswerable"], help="only questions of this kind")
+    parser.add_argument("--aliases", help="another alias table (e.g. an empty one, to measure what aliases add)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.add_argument("--failures", action="store_true", help="list the questions that failed")
     parser.add_argument("--write-baseline", action="store_true", help=f"save the metrics to {BASELINE.name}")
     args = parser.parse_args()
-    assistant = Assistant()
+    settings = Settings(aliases_file=Path(args.aliases)) if args.aliases else Settings()
+    assistant = Assistant(settings)
     assistant.ingest()
-    report = run_eval(assistant, load_questions(Path(args.questions)))
+    questions = [q for q in load_questions(Path(args.questions)) if args.kind in (None, q["kind"])]
+    report = run_eval(assistant, questions)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
     if args.failures:
         print("\n".join(report.failures))
