@@ -81,6 +81,8 @@ def checks_line(answer: Answer) -> str | None:
 def format_answer(answer: Answer) -> str:
     """The answer text, then one citation line per quote, then how it was made."""
     lines = [answer.answer]
+    if answer.standalone_question:
+        lines = [f"Searched for: {answer.standalone_question}", ""] + lines
     if answer.quotes:
         lines += ["", *(citation(n, q) for n, q in enumerate(answer.quotes, start=1))]
     extra = [line for line in (checks_line(answer), answer.notice) if line]
@@ -111,9 +113,24 @@ def md_escape(text: str) -> str:
     return html.escape(_MARKDOWN.sub(r"\\\1", text), quote=False)
 
 
+def message_text(message: dict) -> str:
+    """A chat message's text: Gradio gives the content as a string or a list of typed parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+
+
+def md_unescape(text: str) -> str:
+    """The text that ``md_escape`` was given (for earlier questions kept in the chat history)."""
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-!|~$])", r"\1", html.unescape(text))
+
+
 def chat_markdown(answer: Answer) -> str:
     """The chat message: the answer text (quotes numbered [n]) and one citation line per quote."""
     text = md_escape(answer.answer)
+    if answer.standalone_question:
+        text = f"_Searched for: {md_escape(answer.standalone_question)}_\n\n" + text
     if answer.quotes:
         cites = [f"**\\[{n}\\]** {md_escape(attribution(q))}" for n, q in enumerate(answer.quotes, start=1)]
         text += "\n\n" + "\n".join(cites)
@@ -246,6 +263,7 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
             gr.Warning(str(err))
             yield gr.skip(), gr.skip(), gr.skip()
             return
+        earlier = [md_unescape(message_text(m)) for m in history if m.get("role") == "user"]
         history.append({"role": "user", "content": md_escape(question)})
         pending = _in_background(get_assistant)
         try:
@@ -254,7 +272,7 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
             except FutureTimeout:
                 yield history + [{"role": "assistant", "content": LOADING}], LOADING_SOURCES, ""
                 assistant = pending.result()
-            answer = assistant.ask(question)
+            answer = assistant.ask(question, earlier)
         except AssistantError as err:
             yield history + [{"role": "assistant", "content": md_escape(str(err))}], EMPTY_SOURCES, ""
             return

@@ -43,11 +43,13 @@ class Answer:
     quote_checks: dict | None = None
     # Something the user should know about how the answer was made (e.g. the LLM was unreachable).
     notice: str | None = None
+    # A follow-up question rewritten to stand alone (what was actually searched for).
+    standalone_question: str | None = None
 
     def to_dict(self) -> dict:
         """The JSON contract; the optional fields appear only when set."""
         data = asdict(self)
-        for optional in ("quote_checks", "notice"):
+        for optional in ("quote_checks", "notice", "standalone_question"):
             if data[optional] is None:
                 del data[optional]
         return data

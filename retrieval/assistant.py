@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from .answer import Answer, build_chain, clean_question
 from langchain_core.language_models import BaseChatModel
 
 from .embedding import Embedder
+from .followup import condense
 from .generative import make_llm
 from .ingest import IngestReport, Progress, ingest
 from .quotes import QuoteSelector
@@ -47,8 +49,14 @@ class Assistant:
             return report
 
     def ask(self, question: str, history: list | None = None) -> Answer:
+        """Answer ``question``; ``history`` (earlier questions, ``(question, answer)`` pairs or chat
+        messages) lets a follow-up refer back ("What did he say about the US?")."""
         question = clean_question(question, self.settings.max_question_chars)
-        return self.chain.invoke(question)
+        standalone = condense(question, history, self.snapshot.analyze, self.llm)
+        answer = self.chain.invoke(standalone)
+        if standalone == question:
+            return answer
+        return replace(answer, question=question, standalone_question=standalone)
 
 
 STARTUP_INGEST_WAIT = 600.0   # seconds

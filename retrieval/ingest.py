@@ -21,6 +21,10 @@ from .metadata import merge, meta_from_text, read_sidecar
 from .settings import Settings
 from .store import ArticleRecord, Index
 
+# Part of every article's hash: bump it when cleaning or chunking changes, so that the next
+# ingest re-chunks every article (vectors of unchanged chunk texts are reused).
+PIPELINE_VERSION = "2"
+
 Progress = Callable[[int, int], None]   # (chunks embedded so far, chunks to embed)
 
 
@@ -61,7 +65,7 @@ def prepare_article(source: str, text: str, sidecar: dict, max_chars: int) -> tu
     """Clean, describe and chunk one article (no model, no index)."""
     lines = label_lines(text)
     meta = merge(meta_from_text(text, lines), sidecar)
-    doc_hash = hashlib.sha256((text + "\0" + json.dumps(sidecar, sort_keys=True)).encode()).hexdigest()
+    doc_hash = hashlib.sha256("\0".join([PIPELINE_VERSION, text, json.dumps(sidecar, sort_keys=True)]).encode()).hexdigest()
     chunks = chunk_article(source, text, body_spans(lines), max_chars)
     return ArticleRecord(source, doc_hash, text, meta, len(chunks)), chunks
 

@@ -26,6 +26,12 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
+def _inside_quotation(segment: str) -> bool:
+    """Whether a quotation opened in ``segment`` is still open (a quoted passage of several
+    sentences stays one sentence)."""
+    return segment.count("“") > segment.count("”") or segment.count('"') % 2 == 1
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
     """Yield ``(start, end)`` offsets of the sentences in ``text[start:end]``, trimmed of
     surrounding white space. Newlines always end a sentence."""
@@ -41,6 +47,8 @@ def _split_line(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         if not _NEXT_STARTS_SENTENCE.match(text, stop, end):
             continue
         if text[match.start()] == "." and match.end() - match.start() == 1 and _is_abbreviation(text, match.start()):
+            continue
+        if _inside_quotation(text[seg_start:stop]):
             continue
         yield from _trimmed(text, seg_start, stop)
         seg_start = stop

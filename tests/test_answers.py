@@ -112,3 +112,22 @@ def test_every_template_placeholder_is_filled():
             templates.fill(template)
         assert "{" not in templates.fill(template, **{p: "x" for p in placeholders(template)})
     assert placeholders(ABSTENTION) == set()
+
+
+@pytest.mark.parametrize("history", [
+    ["What did Khamenei say about the Popular Mobilization Forces?"],
+    [("What did Khamenei say about the Popular Mobilization Forces?", "…")],
+    [{"role": "user", "content": "What did Khamenei say about the Popular Mobilization Forces?"},
+     {"role": "assistant", "content": "…"}],
+])
+def test_a_follow_up_is_condensed_with_the_history(assistant, history):
+    answer = assistant.ask("What did he say about the US?", history)
+    assert answer.question == "What did he say about the US?"
+    assert answer.standalone_question == "What did Khamenei say about the US?"
+    assert any("accused the United States" in q.text for q in answer.quotes)
+    assert answer.to_dict()["standalone_question"] == "What did Khamenei say about the US?"
+
+
+def test_without_history_or_pronoun_the_question_is_unchanged(assistant):
+    assert assistant.ask("What did he say about the US?").standalone_question is None
+    assert "standalone_question" not in assistant.ask("Who killed Soleimani?", ["Tell me about Khamenei"]).to_dict()

@@ -48,3 +48,9 @@ def test_chunk_offsets_survive_crlf_and_unicode():
     chunks = chunk_article("a.txt", text, body_spans(label_lines(text)), 600)
     assert [c.text for c in chunks] == [text[:text.index("\r")] + "\r\n\r\n" + text[text.index("The"):]]
     assert chunks[0].text == text[chunks[0].start:chunks[0].end]
+
+
+def test_a_quotation_of_several_sentences_stays_one_sentence():
+    text = 'He warned, “Americans are here. This must be resisted.” Then he left. She said "No. Never." Done.'
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "He warned, “Americans are here. This must be resisted.”", "Then he left.", 'She said "No. Never."', "Done."]

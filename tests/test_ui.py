@@ -25,10 +25,7 @@ def client(ui_url) -> Client:
     return Client(ui_url, verbose=False)
 
 
-def text_of(message: dict) -> str:
-    """A chat message's text (Gradio returns the content as a list of typed parts)."""
-    content = message["content"]
-    return content if isinstance(content, str) else "".join(part["text"] for part in content)
+text_of = app.message_text
 
 
 def test_ask_endpoint_returns_the_answer_with_verbatim_quotes(client):
@@ -137,3 +134,11 @@ def test_chat_markdown_shows_article_text_literally():
     assert app.md_escape("*a* [b](http://x) <img src=x> $$ _c_ # d") == (
         r"\*a\* \[b\]\(http://x\) &lt;img src=x&gt; \$\$ \_c\_ \# d")
     assert app.chat_markdown(Answer("q", ABSTENTION, True, [])) == ABSTENTION
+
+
+def test_a_follow_up_in_the_chat_is_made_standalone_and_shown(client):
+    chat, _, _ = client.predict(KHAMENEI, [], api_name="/respond")
+    chat, sources, _ = client.predict("What did he say about the US?", chat, api_name="/respond")
+    reply = text_of(chat[-1])
+    assert reply.startswith("_Searched for: What did Khamenei say about the US?_")
+    assert "accused the United States" in reply and "<mark>" in sources
