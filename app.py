@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from prompts import UNDATED
 from retrieval.answer import Answer, Quote, clean_question
 from retrieval.errors import AssistantError
+from retrieval.filters import Filters, resolve
 from retrieval.settings import Settings
 
 if TYPE_CHECKING:
@@ -374,15 +375,20 @@ def cmd_ingest(args, get_assistant: GetAssistant | None) -> int:
 def cmd_search(args, get_assistant: GetAssistant | None) -> int:
     query = clean_question(args.query, Settings().max_question_chars)
     assistant = (get_assistant or _default_assistant)()
+    scope = resolve(filters_of(args), assistant.snapshot.articles) if filters_of(args).active else None
     retriever = assistant.retriever
     if args.k > retriever.k:
         retriever = retriever.model_copy(update={"k": args.k})
-    docs = retriever.invoke(query)[:args.k]
+    docs = retriever.documents(query, scope.sources if scope else None)[:args.k]
     if args.json:
         print(json.dumps([chunk_dict(d) for d in docs], ensure_ascii=False, indent=2))
     else:
         print(format_chunks(docs))
     return 0
+
+
+def filters_of(args) -> Filters:
+    return Filters.of(args.outlet, args.source, args.since, args.until)
 
 
 def _questions(stream) -> Iterable[str]:
@@ -396,23 +402,24 @@ def _questions(stream) -> Iterable[str]:
 def cmd_ask(args, get_assistant: GetAssistant | None) -> int:
     if args.file is None:
         clean_question(args.question, Settings().max_question_chars)   # fail fast, before loading the model
-        answer = (get_assistant or _default_assistant)().ask(args.question)
+        filters = filters_of(args)   # checked before the model loads
+        answer = (get_assistant or _default_assistant)().ask(args.question, filters=filters)
         print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8-sig")  # before the model loads
     try:
-        return _ask_batch(stream, args.json, (get_assistant or _default_assistant)())
+        return _ask_batch(stream, args.json, (get_assistant or _default_assistant)(), filters_of(args))
     finally:
         if stream is not sys.stdin:
             stream.close()
 
 
-def _ask_batch(stream, as_json: bool, assistant: Assistant) -> int:
+def _ask_batch(stream, as_json: bool, assistant: Assistant, filters: Filters) -> int:
     """One answer per question line; a bad question is reported and the batch goes on (exit code 1)."""
     failures = 0
     for n, question in enumerate(_questions(stream)):
         try:
-            answer = assistant.ask(question)
+            answer = assistant.ask(question, filters=filters)
         except AssistantError as err:
             failures += 1
             out = {"question": question, "error": str(err)} if as_json else f"Q: {question}\nError: {err}"
@@ -433,6 +440,14 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
     return number
+
+
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filters (articles with no known date are reported, not hidden)")
+    group.add_argument("--outlet", action="append", default=[], help="only this outlet (repeatable)")
+    group.add_argument("--source", action="append", default=[], metavar="FILE", help="only this article file (repeatable)")
+    group.add_argument("--since", metavar="DATE", help="published on or after DATE (2025-03-01)")
+    group.add_argument("--until", metavar="DATE", help="published on or before DATE")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -456,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_p.add_argument("query")
     search_p.add_argument("--k", type=_positive, default=5, help="how many passages to show (default 5)")
     search_p.add_argument("--json", action="store_true", help="print a JSON list")
+    add_filter_options(search_p)
     search_p.set_defaults(run=cmd_search)
 
     ask_p = commands.add_parser("ask", help="answer a question with verbatim quotes")
@@ -464,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--file", metavar="FILE", help="one question a line ('-' reads stdin)")
     ask_p.add_argument("--json", action="store_true", help="print JSON (one object a line with --file)")
     ask_p.add_argument("--llm", metavar="BACKEND:MODEL", default=argparse.SUPPRESS, help=llm_help)
+    add_filter_options(ask_p)
     ask_p.set_defaults(run=cmd_ask)
     return parser
 

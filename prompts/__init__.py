@@ -1,8 +1,8 @@
 """Prompt and answer templates: named constants, filled only through ``fill``."""
 from .templates import (ABSTENTION, ANSWER_PROMPT, ATTRIBUTION, CONDENSE_PROMPT, LLM_UNAVAILABLE, NESTED_QUOTE_MARKS,
                         PASSAGE, QUOTE_MARKS, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE, SYSTEM_PROMPT, UNDATED,
-                        UNSUPPORTED_CLAIM, fill)
+                        UNDATED_LEFT_OUT, UNSUPPORTED_CLAIM, fill)
 
 __all__ = ["ABSTENTION", "ANSWER_PROMPT", "ATTRIBUTION", "CONDENSE_PROMPT", "LLM_UNAVAILABLE", "NESTED_QUOTE_MARKS",
            "PASSAGE", "QUOTE_MARKS", "QUOTE_NEW_SOURCE", "QUOTE_SAME_SOURCE", "SYSTEM_PROMPT", "UNDATED",
-           "UNSUPPORTED_CLAIM", "fill"]
+           "UNDATED_LEFT_OUT", "UNSUPPORTED_CLAIM", "fill"]

@@ -59,3 +59,6 @@ CONDENSE_PROMPT = (
 UNSUPPORTED_CLAIM = "{claim} (unsupported: no verifiable quote)"
 LLM_UNAVAILABLE = ("The language model ({llm}) could not be used ({error}); this answer was composed "
                    "from the quotes directly.")
+
+# A date filter cannot place articles whose date is unknown: they are named, not hidden.
+UNDATED_LEFT_OUT = "{n} article(s) with no known publication date were left out by the date filter: {sources}."

@@ -6,14 +6,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
-from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from prompts import (ABSTENTION, ATTRIBUTION, LLM_UNAVAILABLE, NESTED_QUOTE_MARKS, QUOTE_MARKS, QUOTE_NEW_SOURCE,
                      QUOTE_SAME_SOURCE, UNDATED, fill)
 
 from .errors import InvalidQuestion
 from .generative import Claim, LLMUnavailable, QuoteChecks, generate_claims, unsupported
+from .search import HybridRetriever
 from .quotes import Candidate, QuoteSelector, verify_quote
 from .snapshot import Snapshot
 
@@ -135,9 +135,10 @@ def compose_generative(question: str, claims: list[Claim], checks: QuoteChecks, 
     return Answer(question, "\n".join(lines), False, quotes, quote_checks=report)
 
 
-def build_chain(retriever: BaseRetriever, snapshot: Snapshot, selector: QuoteSelector,
+def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteSelector,
                 llm: BaseChatModel | None = None, llm_name: str = "") -> Runnable:
-    """question -> {question, documents} -> verified quotes -> Answer.
+    """question -> {question, documents} -> verified quotes -> Answer. The input is the question,
+    or ``{"question": ..., "sources": frozenset of file names}`` to search some articles only.
 
     With ``llm`` the model phrases the claims and its quotes are verified; if the model cannot
     be used, the extractive answer is returned with a notice saying so."""
@@ -157,4 +158,9 @@ def build_chain(retriever: BaseRetriever, snapshot: Snapshot, selector: QuoteSel
             return replace(fallback, notice=fill(LLM_UNAVAILABLE, llm=llm_name or type(llm).__name__, error=str(err)))
         return compose_generative(question, claims, checks, snapshot)
 
-    return RunnableParallel(question=RunnablePassthrough(), documents=retriever) | RunnableLambda(answer)
+    def retrieve(inputs: dict) -> list[Document]:
+        sources = inputs.get("sources")
+        return retriever.invoke(inputs["question"]) if sources is None else retriever.documents(inputs["question"], sources)
+
+    as_inputs = RunnableLambda(lambda x: x if isinstance(x, dict) else {"question": x})
+    return as_inputs | RunnablePassthrough.assign(documents=RunnableLambda(retrieve)) | RunnableLambda(answer)

@@ -7,7 +7,10 @@ from dataclasses import replace
 from .answer import Answer, build_chain, clean_question
 from langchain_core.language_models import BaseChatModel
 
+from prompts import UNDATED_LEFT_OUT, fill
+
 from .embedding import Embedder
+from .filters import Filters, resolve
 from .followup import condense
 from .generative import make_llm
 from .ingest import IngestReport, Progress, ingest
@@ -48,15 +51,20 @@ class Assistant:
                 self._reload()
             return report
 
-    def ask(self, question: str, history: list | None = None) -> Answer:
+    def ask(self, question: str, history: list | None = None, filters: Filters | None = None) -> Answer:
         """Answer ``question``; ``history`` (earlier questions, ``(question, answer)`` pairs or chat
-        messages) lets a follow-up refer back ("What did he say about the US?")."""
+        messages) lets a follow-up refer back ("What did he say about the US?"); ``filters``
+        narrows the search to some articles."""
         question = clean_question(question, self.settings.max_question_chars)
         standalone = condense(question, history, self.snapshot.analyze, self.llm)
-        answer = self.chain.invoke(standalone)
-        if standalone == question:
-            return answer
-        return replace(answer, question=question, standalone_question=standalone)
+        scope = resolve(filters, self.snapshot.articles) if filters and filters.active else None
+        answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None})
+        if standalone != question:
+            answer = replace(answer, question=question, standalone_question=standalone)
+        if scope and scope.undated:
+            undated = fill(UNDATED_LEFT_OUT, n=len(scope.undated), sources=", ".join(scope.undated))
+            answer = replace(answer, notice=" ".join(filter(None, [answer.notice, undated])))
+        return answer
 
 
 STARTUP_INGEST_WAIT = 600.0   # seconds
@@ -76,6 +84,6 @@ def default_assistant() -> Assistant:
         return _default
 
 
-def ask(question: str, history: list | None = None) -> Answer:
+def ask(question: str, history: list | None = None, filters: Filters | None = None) -> Answer:
     """Answer ``question`` from the articles in the corpus folder, with verified quotes."""
-    return default_assistant().ask(question, history)
+    return default_assistant().ask(question, history, filters)

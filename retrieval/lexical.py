@@ -34,12 +34,15 @@ class LexicalIndex:
         """Rarity of a term in the corpus; a term the corpus never uses is rarest."""
         return self._idf.get(term, self._max_idf)
 
-    def search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
-        """``(chunk position, BM25 score)`` of the best ``n`` chunks with a positive score."""
+    def search(self, query_terms: list[str], n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """``(chunk position, BM25 score)`` of the best ``n`` chunks with a positive score;
+        ``mask`` (one boolean a chunk) keeps only some chunks."""
         known = [t for t in query_terms if t in self.vocabulary]
         if not known or not self.chunks:
             return []
         scores = self._bm25.get_scores(known)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]

@@ -1,7 +1,8 @@
 """Choosing the sentences that answer a question, and proving each quote is verbatim.
 
 The assistant abstains when the question names someone or something the corpus never
-mentions in any spelling. Otherwise a sentence is a candidate answer only when (1) it
+mentions in any spelling, and never quotes an article that does not mention every name in
+the question. Otherwise a sentence is a candidate answer only when (1) it
 holds the kind of answer the question expects (a number for "how many", a date for
 "when", a name for "who"), and (2) enough of the question's names and key terms, in any
 spelling or alias and weighted by rarity, stand in it or the sentences around it, and
@@ -85,6 +86,9 @@ class QuoteSelector:
         found = []
         for doc in documents:
             source = doc.metadata["source"]
+            article_terms = self.snapshot.article_terms(source)
+            if not all(c.found_in(article_terms) for c in question.named):
+                continue   # the article never mentions someone the question is about
             text = self.snapshot.articles[source].text
             sentences = self.snapshot.sentences(source)
             for i, (s, e) in enumerate(sentences):

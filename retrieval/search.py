@@ -36,12 +36,13 @@ class HybridRetriever(BaseRetriever):
     candidates: int = 30
     k: int = 8
 
-    def hits(self, question: Question, k: int | None = None) -> list[Hit]:
-        """The ``k`` best chunks (default ``self.k``) by fused rank."""
+    def hits(self, question: Question, k: int | None = None, sources: frozenset[str] | None = None) -> list[Hit]:
+        """The ``k`` best chunks (default ``self.k``) by fused rank, of ``sources`` only if given."""
         vector = np.asarray(self.embedder.embed_query(question.dense_text or question.text), dtype=np.float32)
-        dense = [(cid, sim) for cid, sim in self.index.query(vector.tolist(), self.candidates)
+        dense = [(cid, sim) for cid, sim in self.index.query(vector.tolist(), self.candidates, sources)
                  if cid in self.snapshot.position]
-        lexical = self.snapshot.lexical.search(question.query_terms, self.candidates)
+        mask = self.snapshot.mask(sources) if sources is not None else None
+        lexical = self.snapshot.lexical.search(question.query_terms, self.candidates, mask)
         fused: dict[str, float] = {}
         for rank, (cid, _) in enumerate(dense):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
@@ -59,7 +60,10 @@ class HybridRetriever(BaseRetriever):
                 for cid in top]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [self.to_document(hit) for hit in self.hits(self.snapshot.analyze(query))]
+        return self.documents(query)
+
+    def documents(self, query: str, sources: frozenset[str] | None = None) -> list[Document]:
+        return [self.to_document(hit) for hit in self.hits(self.snapshot.analyze(query), sources=sources)]
 
     def to_document(self, hit: Hit) -> Document:
         meta = self.snapshot.articles[hit.chunk.source].meta

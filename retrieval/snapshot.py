@@ -6,6 +6,8 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .aliases import AliasTable
 from .lexical import LexicalIndex
 from .question import QuestionAnalyzer
@@ -30,12 +32,23 @@ class Snapshot:
                   for t in terms(value)}
         self.analyzer = QuestionAnalyzer(aliases, self.lexical.vocabulary, known)
         self._sentences: dict[str, list[tuple[int, int]]] = {}
+        self._terms: dict[str, set[str]] = {}
         self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
 
     @classmethod
     def load(cls, index: Index, aliases_file: Path) -> "Snapshot":
         articles = index.committed()
         return cls(articles, list(index.committed_chunks(articles)), AliasTable.load(aliases_file))
+
+    def mask(self, sources: frozenset[str]) -> np.ndarray:
+        """One boolean a chunk: whether it belongs to one of ``sources``."""
+        return np.fromiter((c.source in sources for c in self.chunks), dtype=bool, count=len(self.chunks))
+
+    def article_terms(self, source: str) -> set[str]:
+        """Every index term of a source's indexed text."""
+        if source not in self._terms:
+            self._terms[source] = {t for c in self._by_source[source] for t in terms(c.text)}
+        return self._terms[source]
 
     def sentences(self, source: str) -> list[tuple[int, int]]:
         """Sentence offsets of a source's indexed text, in reading order."""

@@ -93,12 +93,13 @@ class Index:
         got = self.chunks.get(ids=ids, include=["embeddings"])
         return dict(zip(got["ids"], got["embeddings"]))
 
-    def query(self, vector: list[float], n: int) -> list[tuple[str, float]]:
-        """``(chunk id, cosine similarity)`` of the nearest chunks."""
+    def query(self, vector: list[float], n: int, sources: frozenset[str] | None = None) -> list[tuple[str, float]]:
+        """``(chunk id, cosine similarity)`` of the nearest chunks (of ``sources`` only, if given)."""
         count = self.chunks.count()
         if not count:
             return []
-        got = self.chunks.query(query_embeddings=[vector], n_results=min(n, count), include=["distances"])
+        where = {"source": {"$in": sorted(sources)}} if sources is not None else None
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(n, count), where=where, include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(got["ids"][0], got["distances"][0])]
 
     def reusable_vectors(self, source: str) -> dict[str, list[float]]:
