@@ -254,7 +254,8 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
 
     max_chars = Settings().max_question_chars
 
-    def respond(message: str, history: list):
+    def respond(message: str, history: list, outlets: list | None = None, articles: list | None = None,
+                since: str | None = None, until: str | None = None):
         history = list(history or [])
         try:
             question = clean_question(message, max_chars)
@@ -273,7 +274,8 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
             except FutureTimeout:
                 yield history + [{"role": "assistant", "content": LOADING}], LOADING_SOURCES, ""
                 assistant = pending.result()
-            answer = assistant.ask(question, earlier)
+            filters = Filters.of(outlets or (), articles or (), since or None, until or None)
+            answer = assistant.ask(question, earlier, filters)
         except AssistantError as err:
             yield history + [{"role": "assistant", "content": md_escape(str(err))}], EMPTY_SOURCES, ""
             return
@@ -286,6 +288,15 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
             return get_assistant().ask(question).to_dict()
         except AssistantError as err:
             raise gr.Error(str(err), print_exception=False) from None
+
+    def filter_choices():
+        """The outlets and articles to filter by, once the index is loaded."""
+        try:
+            articles = get_assistant().snapshot.articles
+        except AssistantError:
+            return gr.skip(), gr.skip()
+        outlets = sorted({r.meta.outlet for r in articles.values() if r.meta.outlet})
+        return gr.update(choices=outlets), gr.update(choices=sorted(articles))
 
     def pick_example(evt) -> str:
         return evt.value["text"]
@@ -303,13 +314,25 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                                      placeholder="Ask about the articles, or try one of these questions:")
                 question = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False,
                                       elem_id="question", submit_btn="Ask", autofocus=True, max_lines=4)
+                with gr.Accordion("Filters", open=False, elem_id="filters"):
+                    with gr.Row():
+                        outlet_filter = gr.Dropdown(label="Outlets", choices=[], multiselect=True, elem_id="f-outlets",
+                                                    allow_custom_value=True)
+                        article_filter = gr.Dropdown(label="Articles", choices=[], multiselect=True,
+                                                     elem_id="f-articles", allow_custom_value=True)
+                    with gr.Row():
+                        since_filter = gr.Textbox(label="Published since", placeholder="2025-01-01", elem_id="f-since")
+                        until_filter = gr.Textbox(label="Published until", placeholder="2025-12-31", elem_id="f-until")
+                    gr.Markdown("Articles whose date is unknown are named in the answer when a date filter leaves them out.")
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(EMPTY_SOURCES, elem_id="sources", css_template=SOURCES_CSS,
                                   js_on_load=None, max_height=640, padding=True, container=True)
         outputs = [chatbot, sources, question]
-        question.submit(respond, [question, chatbot], outputs, api_name="respond", api_visibility="undocumented")
+        inputs = [question, chatbot, outlet_filter, article_filter, since_filter, until_filter]
+        question.submit(respond, inputs, outputs, api_name="respond", api_visibility="undocumented")
         chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
-            respond, [question, chatbot], outputs, api_visibility="private")
+            respond, inputs, outputs, api_visibility="private")
+        demo.load(filter_choices, None, [outlet_filter, article_filter], api_visibility="private")
         chatbot.clear(lambda: EMPTY_SOURCES, None, sources, api_visibility="private", queue=False)
         gr.api(ask, api_name="ask")
 

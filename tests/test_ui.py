@@ -26,6 +26,7 @@ def client(ui_url) -> Client:
 
 
 text_of = app.message_text
+NO_FILTERS = ([], [], "", "")   # outlets, articles, since, until
 
 
 def test_ask_endpoint_returns_the_answer_with_verbatim_quotes(client):
@@ -53,7 +54,7 @@ def test_the_api_documents_only_the_ask_endpoint(client):
 
 
 def test_chat_answer_cites_numbered_quotes_and_the_sources_panel_highlights_them(client, assistant):
-    chat, sources, textbox = client.predict(KHAMENEI, [], api_name="/respond")
+    chat, sources, textbox = client.predict(KHAMENEI, [], *NO_FILTERS, api_name="/respond")
     answer = assistant.ask(KHAMENEI)
     assert textbox == ""
     assert [m["role"] for m in chat] == ["user", "assistant"]
@@ -70,7 +71,7 @@ def test_chat_answer_cites_numbered_quotes_and_the_sources_panel_highlights_them
 
 
 def test_chat_abstention_shows_the_sentence_and_no_sources(client):
-    chat, sources, _ = client.predict("Who won the 2022 FIFA World Cup?", [], api_name="/respond")
+    chat, sources, _ = client.predict("Who won the 2022 FIFA World Cup?", [], *NO_FILTERS, api_name="/respond")
     assert text_of(chat[-1]) == ABSTENTION
     assert sources == app.NO_SOURCES
 
@@ -84,7 +85,7 @@ def test_chat_shows_a_loading_status_until_the_assistant_is_ready(assistant):
 
     demo, url = launch_ui(get_assistant)
     try:
-        job = Client(url, verbose=False).submit(KHAMENEI, [], api_name="/respond")
+        job = Client(url, verbose=False).submit(KHAMENEI, [], *NO_FILTERS, api_name="/respond")
         deadline = time.monotonic() + 30
         while not job.outputs():
             assert time.monotonic() < deadline and not job.done()
@@ -137,8 +138,17 @@ def test_chat_markdown_shows_article_text_literally():
 
 
 def test_a_follow_up_in_the_chat_is_made_standalone_and_shown(client):
-    chat, _, _ = client.predict(KHAMENEI, [], api_name="/respond")
-    chat, sources, _ = client.predict("What did he say about the US?", chat, api_name="/respond")
+    chat, _, _ = client.predict(KHAMENEI, [], *NO_FILTERS, api_name="/respond")
+    chat, sources, _ = client.predict("What did he say about the US?", chat, *NO_FILTERS, api_name="/respond")
     reply = text_of(chat[-1])
     assert reply.startswith("_Searched for: What did Khamenei say about the US?_")
     assert "accused the United States" in reply and "<mark>" in sources
+
+
+def test_chat_filters_limit_the_articles_quoted(client):
+    only = "003_8248b2237cdcb8a2.txt"
+    chat, sources, _ = client.predict("Who killed Soleimani?", [], [], [only], "", "", api_name="/respond")
+    assert "President Trump killed" in text_of(chat[-1])
+    assert only in sources and "004_9f3c536fd21fedea.txt" not in sources
+    chat, _, _ = client.predict("Who killed Soleimani?", [], [], [], "2025-01-01", "", api_name="/respond")
+    assert text_of(chat[-1]) == "No article matches these filters \\(5 articles have no known date\\)."
