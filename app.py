@@ -31,6 +31,7 @@ from prompts import UNDATED
 from retrieval.answer import Answer, Quote, clean_question
 from retrieval.errors import AssistantError
 from retrieval.filters import Filters, resolve
+from retrieval.viewer import highlight_parts
 from retrieval.settings import Settings
 
 if TYPE_CHECKING:
@@ -165,6 +166,9 @@ SOURCES_CSS = """
                   font-family: var(--font-mono); overflow-wrap: anywhere; }
 .sources .context { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--border-color-accent);
                     white-space: pre-wrap; overflow-wrap: anywhere; }
+.sources details.article { margin-top: 0.5rem; }
+.sources details.article summary { cursor: pointer; color: var(--color-accent); }
+.sources details.article p { margin: 0.4rem 0; }
 .sources mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
 """
 
@@ -177,6 +181,16 @@ EMPTY_SOURCES = _panel('<p class="hint">Ask a question: every quote in the answe
                        'highlighted in its article.</p>')
 LOADING_SOURCES = _panel(f'<p class="hint">{LOADING}</p>')
 NO_SOURCES = _panel('<p class="hint">No sources: none of the loaded articles answers this question.</p>')
+
+
+def article_html(text: str, start: int, end: int) -> str:
+    """The whole cleaned article in an expander, the quote highlighted by its offsets; every piece
+    of article text is HTML-escaped before the tags are added."""
+    paragraphs = []
+    for pieces in highlight_parts(text, start, end):
+        inner = "".join(f"<mark>{html.escape(t)}</mark>" if inside else html.escape(t) for t, inside in pieces)
+        paragraphs.append(f"<p>{inner}</p>")
+    return f'<details class="article"><summary>Show in the article</summary>{"".join(paragraphs)}</details>'
 
 
 def sources_html(answer: Answer, articles: dict) -> str:
@@ -192,9 +206,10 @@ def sources_html(answer: Answer, articles: dict) -> str:
             names.append(f'<a href="{html.escape(q.url)}" target="_blank" rel="noopener noreferrer">link</a>')
         record = articles.get(q.source)
         body = context_html(record.text, q.start, q.end) if record else f"<mark>{html.escape(q.text)}</mark>"
+        viewer = article_html(record.text, q.start, q.end) if record else ""
         items.append(f'<div class="source" id="source-{n}"><div class="cite"><span class="n">[{n}]</span> '
                      f'{" · ".join(names)}</div><div class="where">{html.escape(q.source)} · characters '
-                     f'{q.start}–{q.end}</div><blockquote class="context">{body}</blockquote></div>')
+                     f'{q.start}–{q.end}</div><blockquote class="context">{body}</blockquote>{viewer}</div>')
     return _panel("".join(items))
 
 

@@ -1,6 +1,7 @@
 """The Gradio app, served for real and called with gradio_client; and the HTML it builds."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -66,7 +67,9 @@ def test_chat_answer_cites_numbered_quotes_and_the_sources_panel_highlights_them
         assert f"**\\[{n}\\]** " in reply
         assert f'<span class="n">[{n}]</span>' in sources
         assert f"{quote.source} · characters {quote.start}–{quote.end}" in sources
-    assert sources.count("<mark>") == len(answer.quotes)
+    contexts = re.findall(r'<blockquote class="context">.*?</blockquote>', sources, re.S)
+    assert [c.count("<mark>") for c in contexts] == [1] * len(answer.quotes)
+    assert sources.count('<details class="article"><summary>Show in the article</summary>') == len(answer.quotes)
     assert any(PHRASE in part.split("</mark>")[0] for part in sources.split("<mark>")[1:])
 
 
