@@ -61,3 +61,31 @@ def test_a_typed_question_shows_the_quote_and_its_source(browser, ui_url):
         assert box.get_attribute("value") == ""
     finally:
         browser.save_screenshot(str(ARTIFACTS / "browser_smoke.png"))
+
+
+def test_follow_up_then_open_a_citation_in_its_article(browser, ui_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ask(question, expected):
+        box = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
+        box.send_keys(question)
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(browser, 60, poll_frequency=0.25).until(
+            lambda d: any(expected in m.text for m in d.find_elements(By.CSS_SELECTOR, "#chat .message")))
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        browser.get(ui_url)
+        ask(KHAMENEI, PHRASE)
+        ask("What did he say about the US?", "Searched for: What did Khamenei say about the US?")
+        summary = WebDriverWait(browser, 10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "#sources details.article summary"))
+        summary.click()
+        mark = WebDriverWait(browser, 10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "#sources details.article[open] mark"))
+        assert mark.is_displayed() and "United States" in mark.text
+        assert "Top 5 This Week" not in browser.find_element(By.CSS_SELECTOR, "#sources").text
+    finally:
+        browser.save_screenshot(str(ARTIFACTS / "browser_viewer.png"))
