@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import threading
 import traceback
 from concurrent.futures import Future
@@ -270,7 +271,7 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
     max_chars = Settings().max_question_chars
 
     def respond(message: str, history: list, outlets: list | None = None, articles: list | None = None,
-                since: str | None = None, until: str | None = None):
+                since: str | None = None, until: str | None = None, answered: list | None = None):
         history = list(history or [])
         try:
             question = clean_question(message, max_chars)
@@ -278,7 +279,7 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
             # A toast, not gr.Error (which would cover the chat and the Sources panel with "Error");
             # the question stays in the textbox to be fixed.
             gr.Warning(str(err))
-            yield gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         earlier = [md_unescape(message_text(m)) for m in history if m.get("role") == "user"]
         history.append({"role": "user", "content": md_escape(question)})
@@ -287,15 +288,22 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
             try:
                 assistant = pending.result(timeout=0.2)
             except FutureTimeout:
-                yield history + [{"role": "assistant", "content": LOADING}], LOADING_SOURCES, ""
+                yield history + [{"role": "assistant", "content": LOADING}], LOADING_SOURCES, "", gr.skip()
                 assistant = pending.result()
             filters = Filters.of(outlets or (), articles or (), since or None, until or None)
             answer = assistant.ask(question, earlier, filters)
         except AssistantError as err:
-            yield history + [{"role": "assistant", "content": md_escape(str(err))}], EMPTY_SOURCES, ""
+            yield history + [{"role": "assistant", "content": md_escape(str(err))}], EMPTY_SOURCES, "", gr.skip()
             return
         history.append({"role": "assistant", "content": chat_markdown(answer)})
-        yield history, sources_html(answer, assistant.snapshot.articles), ""
+        yield history, sources_html(answer, assistant.snapshot.articles), "", list(answered or []) + [answer]
+
+    def export(answered: list | None):
+        """The conversation as brief.md and brief.json, to download."""
+        if not answered:
+            gr.Warning("Ask a question first: the brief holds the conversation's answers.")
+            return gr.skip()
+        return [str(p) for p in write_brief(str(Path(tempfile.mkdtemp(prefix="brief-")) / "brief.md"), answered)]
 
     def ask(question: str) -> dict:
         """Answer a question from the articles: the answer text and its verbatim, attributed quotes."""
@@ -339,16 +347,22 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                         since_filter = gr.Textbox(label="Published since", placeholder="2025-01-01", elem_id="f-since")
                         until_filter = gr.Textbox(label="Published until", placeholder="2025-12-31", elem_id="f-until")
                     gr.Markdown("Articles whose date is unknown are named in the answer when a date filter leaves them out.")
+                with gr.Row():
+                    export_button = gr.Button("Export brief", elem_id="export", size="sm")
+                    brief_files = gr.File(label="Brief (Markdown and JSON)", file_count="multiple",
+                                          interactive=False, elem_id="brief", height=90)
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(EMPTY_SOURCES, elem_id="sources", css_template=SOURCES_CSS,
                                   js_on_load=None, max_height=640, padding=True, container=True)
-        outputs = [chatbot, sources, question]
-        inputs = [question, chatbot, outlet_filter, article_filter, since_filter, until_filter]
+        answered = gr.State([])    # this session's Answer objects, for the brief
+        outputs = [chatbot, sources, question, answered]
+        inputs = [question, chatbot, outlet_filter, article_filter, since_filter, until_filter, answered]
         question.submit(respond, inputs, outputs, api_name="respond", api_visibility="undocumented")
         chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
             respond, inputs, outputs, api_visibility="private")
         demo.load(filter_choices, None, [outlet_filter, article_filter], api_visibility="private")
-        chatbot.clear(lambda: EMPTY_SOURCES, None, sources, api_visibility="private", queue=False)
+        chatbot.clear(lambda: (EMPTY_SOURCES, []), None, [sources, answered], api_visibility="private", queue=False)
+        export_button.click(export, answered, brief_files, api_visibility="private")
         gr.api(ask, api_name="ask")
 
     # Two workers, as the machine has two cores: answering is CPU-bound (embedding the question,
@@ -443,17 +457,36 @@ def cmd_ask(args, get_assistant: GetAssistant | None) -> int:
         filters = filters_of(args)   # checked before the model loads
         answer = (get_assistant or _default_assistant)().ask(args.question, filters=filters)
         print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
+        write_brief(args.export, [answer])
         return 0
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8-sig")  # before the model loads
+    answered: list[Answer] = []
     try:
-        return _ask_batch(stream, args.json, (get_assistant or _default_assistant)(), filters_of(args))
+        code = _ask_batch(stream, args.json, (get_assistant or _default_assistant)(), filters_of(args), answered)
     finally:
         if stream is not sys.stdin:
             stream.close()
+    write_brief(args.export, answered)
+    return code
 
 
-def _ask_batch(stream, as_json: bool, assistant: Assistant, filters: Filters) -> int:
-    """One answer per question line; a bad question is reported and the batch goes on (exit code 1)."""
+def write_brief(path: str | None, answers: list[Answer]) -> list[Path]:
+    """``brief.md`` and ``brief.json`` side by side (whichever of the two names is given)."""
+    if not path:
+        return []
+    from retrieval.export import brief_json, brief_markdown
+
+    base = Path(path).with_suffix("")
+    written = [base.with_suffix(".md"), base.with_suffix(".json")]
+    written[0].write_text(brief_markdown(answers), encoding="utf-8")
+    written[1].write_text(brief_json(answers), encoding="utf-8")
+    print(f"Brief written to {written[0]} and {written[1]}.", file=sys.stderr)
+    return written
+
+
+def _ask_batch(stream, as_json: bool, assistant: Assistant, filters: Filters, answered: list[Answer]) -> int:
+    """One answer per question line; a bad question is reported and the batch goes on (exit code 1).
+    The answers are appended to ``answered``."""
     failures = 0
     for n, question in enumerate(_questions(stream)):
         try:
@@ -462,6 +495,7 @@ def _ask_batch(stream, as_json: bool, assistant: Assistant, filters: Filters) ->
             failures += 1
             out = {"question": question, "error": str(err)} if as_json else f"Q: {question}\nError: {err}"
         else:
+            answered.append(answer)
             out = answer.to_dict() if as_json else f"Q: {answer.question}\n{format_answer(answer)}"
         if as_json:
             print(json.dumps(out, ensure_ascii=False), flush=True)
@@ -518,6 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--file", metavar="FILE", help="one question a line ('-' reads stdin)")
     ask_p.add_argument("--json", action="store_true", help="print JSON (one object a line with --file)")
     ask_p.add_argument("--llm", metavar="BACKEND:MODEL", default=argparse.SUPPRESS, help=llm_help)
+    ask_p.add_argument("--export", metavar="BRIEF.md", help="also write the questions, answers and quotes to "
+                                                            "BRIEF.md and BRIEF.json")
     add_filter_options(ask_p)
     ask_p.set_defaults(run=cmd_ask)
     return parser

@@ -65,14 +65,17 @@ def test_a_typed_question_shows_the_quote_and_its_source(browser, ui_url):
 
 def test_follow_up_then_open_a_citation_in_its_article(browser, ui_url):
     from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
+
+    rerendered = (StaleElementReferenceException, NoSuchElementException)   # the page re-renders as answers arrive
 
     def ask(question, expected):
         box = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
         box.send_keys(question)
         box.send_keys(Keys.ENTER)
-        WebDriverWait(browser, 60, poll_frequency=0.25).until(
+        WebDriverWait(browser, 60, poll_frequency=0.25, ignored_exceptions=rerendered).until(
             lambda d: any(expected in m.text for m in d.find_elements(By.CSS_SELECTOR, "#chat .message")))
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -80,12 +83,20 @@ def test_follow_up_then_open_a_citation_in_its_article(browser, ui_url):
         browser.get(ui_url)
         ask(KHAMENEI, PHRASE)
         ask("What did he say about the US?", "Searched for: What did Khamenei say about the US?")
-        summary = WebDriverWait(browser, 10).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "#sources details.article summary"))
-        summary.click()
-        mark = WebDriverWait(browser, 10).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "#sources details.article[open] mark"))
-        assert mark.is_displayed() and "United States" in mark.text
+        def open_first_article(driver):
+            """Click "Show in the article" once the panel shows the new answer (it re-renders meanwhile)."""
+            if "United States" not in driver.find_element(By.CSS_SELECTOR, "#sources").text:
+                return False
+            details = driver.find_element(By.CSS_SELECTOR, "#sources details.article")
+            if details.get_attribute("open") is None:
+                details.find_element(By.TAG_NAME, "summary").click()
+            mark = driver.find_element(By.CSS_SELECTOR, "#sources details.article[open] mark")
+            return mark.is_displayed() and "United States" in mark.text
+
+        WebDriverWait(browser, 20, ignored_exceptions=rerendered).until(open_first_article)
         assert "Top 5 This Week" not in browser.find_element(By.CSS_SELECTOR, "#sources").text
+        browser.find_element(By.CSS_SELECTOR, "#export").click()
+        WebDriverWait(browser, 20, ignored_exceptions=rerendered).until(lambda d: {"brief.md", "brief.json"} == {
+            cell.get_attribute("aria-label") for cell in d.find_elements(By.CSS_SELECTOR, "#brief td.filename")})
     finally:
         browser.save_screenshot(str(ARTIFACTS / "browser_viewer.png"))

@@ -217,3 +217,19 @@ def test_importing_app_starts_nothing_and_does_not_import_gradio():
                            "'sentence_transformers' in sys.modules, 'chromadb' in sys.modules)"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (0, "False False False\n"), done.stderr
+
+
+def test_ask_export_writes_a_markdown_and_a_json_brief(assistant, tmp_path, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{KHAMENEI}\n{OFF_TOPIC}\n"))
+    assert app.main(["ask", "--file", "-", "--export", str(tmp_path / "brief.md")], get_assistant=lambda: assistant) == 0
+    answers = [assistant.ask(KHAMENEI), assistant.ask(OFF_TOPIC)]
+    data = json.loads((tmp_path / "brief.json").read_text(encoding="utf-8"))
+    assert data == [a.to_dict() for a in answers]
+    brief = (tmp_path / "brief.md").read_text(encoding="utf-8")
+    assert brief.startswith(f"# Brief\n\n## 1. {KHAMENEI}\n\n{answers[0].answer}\n\n**[1]** undated — ")
+    assert f"## 2. {OFF_TOPIC}\n\n{ABSTENTION}\n" in brief
+    for quote in answers[0].quotes:
+        assert f"> {quote.text}" in brief and f"{quote.source}, characters {quote.start}–{quote.end}" in brief
+    assert capsys.readouterr().err == f"Brief written to {tmp_path / 'brief.md'} and {tmp_path / 'brief.json'}.\n"
