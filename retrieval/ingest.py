@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,12 @@ def corpus_files(settings: Settings) -> list[Path]:
 
 
 def source_name(path: Path, settings: Settings) -> str:
-    return path.resolve().relative_to(settings.corpus_dir.resolve()).as_posix()
+    """The file's path under the corpus folder. A symbolic link is named by itself, not by its
+    target (which may lie outside the folder, or be another article of it)."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(settings.corpus_dir)).as_posix()
+    except ValueError:   # e.g. a resolved path when the corpus folder's own path goes through a link
+        return path.resolve().relative_to(settings.corpus_dir.resolve()).as_posix()
 
 
 def add_to_corpus(paths: list[Path], settings: Settings) -> list[Path]:

@@ -30,13 +30,21 @@ def decode(data: bytes, name: str) -> str:
         return str(best)
 
 
+def _size(n: int) -> str:
+    """``50 MB``, ``1.5 MB``, ``12 KB``, ``900 bytes``: a limit set in bytes reads right at any scale."""
+    for unit, scale in (("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n:,} bytes"
+
+
 def read_article(path: Path, max_bytes: int) -> str:
     """The decoded text of one article file."""
     name = path.name
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise UnreadableFile(f"{name} is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB per file.")
+            raise UnreadableFile(f"{name} is {_size(size)}; the limit is {_size(max_bytes)} per file.")
         data = path.read_bytes()
     except PermissionError:
         raise UnreadableFile(f"{name} cannot be read (permission denied).") from None

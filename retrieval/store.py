@@ -51,8 +51,22 @@ def open_client(settings: Settings):
         if settings.chroma_host:
             raise IndexUnavailable(f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
                                    f"({err}). Check that 'chroma run' is up, or unset CHROMA_HOST.") from err
+        _forget_failed_store(str(settings.index_dir / "chroma"))
         raise IndexUnavailable(f"Cannot open the index at {settings.index_dir} ({err}). Delete that folder and run "
                                "'python app.py ingest' to rebuild it.") from err
+
+
+def _forget_failed_store(path: str) -> None:
+    """Chroma caches one system per path in the process, and caches it before starting it: one that
+    failed to start (a corrupt database) would be handed to every later client of that path, so the
+    index could not be opened again after being rebuilt. Drop it unless a live client uses that path."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        if path not in SharedSystemClient._identifier_to_refcount:
+            SharedSystemClient._identifier_to_system.pop(path, None)
+    except Exception:  # another Chroma version: nothing to undo
+        pass
 
 
 def chunk_id(doc_hash: str, chunk: Chunk) -> str:

@@ -12,6 +12,12 @@ from retrieval.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+ARTIFACTS = ROOT / "test-artifacts"      # screenshots of the browser tests
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+needs_chromium = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                                    reason="needs Debian chromium and chromium-driver "
+                                           "(apt-get install -y chromium chromium-driver)")
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +67,28 @@ def ui_url(assistant):
     demo, url = launch_ui(lambda: assistant)
     yield url
     demo.close()
+
+
+# -- a real browser: headless Debian Chromium through Selenium -----------------------------------------------
+def start_chromium(profile_dir: Path):
+    """A headless Chromium driven by the system chromedriver, with its own profile folder."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", f"--user-data-dir={profile_dir}", "--window-size=1400,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """One headless Chromium per test module (mark the module with ``needs_chromium``)."""
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()

@@ -8,13 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import CORPUS, free_port
 
 
 @pytest.fixture
