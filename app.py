@@ -48,6 +48,7 @@ EXAMPLES = [
     "How many fighters do the hardline militias have?",
     "Which militias refuse to disarm?",
 ]
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl", ".json")
 CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
 CHUNK_KEYS = ("source", "start", "end", "title", "outlet", "published", "url", "score")
 
@@ -303,7 +304,8 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
         if not answered:
             gr.Warning("Ask a question first: the brief holds the conversation's answers.")
             return gr.skip()
-        return [str(p) for p in write_brief(str(Path(tempfile.mkdtemp(prefix="brief-")) / "brief.md"), answered)]
+        files = write_brief(str(Path(tempfile.mkdtemp(prefix="brief-")) / "brief.md"), answered)
+        return gr.update(value=[str(p) for p in files], visible=True)
 
     def ask(question: str) -> dict:
         """Answer a question from the articles: the answer text and its verbatim, attributed quotes."""
@@ -311,6 +313,15 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
             return get_assistant().ask(question).to_dict()
         except AssistantError as err:
             raise gr.Error(str(err), print_exception=False) from None
+
+    def add_articles(files: list | None):
+        """Copy uploaded files into the corpus and index them (no files: re-scan the corpus folder)."""
+        paths = [Path(f if isinstance(f, str) else f.name) for f in files or []]
+        try:
+            report = get_assistant().ingest(paths or None)
+        except AssistantError as err:
+            return md_escape(str(err)), gr.skip(), gr.skip()
+        return (md_escape(report.summary()).replace("\n", "  \n"), *filter_choices())
 
     def filter_choices():
         """The outlets and articles to filter by, once the index is loaded."""
@@ -350,7 +361,13 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                 with gr.Row():
                     export_button = gr.Button("Export brief", elem_id="export", size="sm")
                     brief_files = gr.File(label="Brief (Markdown and JSON)", file_count="multiple",
-                                          interactive=False, elem_id="brief", height=90)
+                                          interactive=False, elem_id="brief", visible=False)
+                with gr.Accordion("Add articles", open=False, elem_id="add-articles"):
+                    uploads = gr.File(label="Drop articles here (.txt, .md, .html, .pdf, .jsonl, .json)",
+                                      file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload",
+                                      height=120)
+                    rescan_button = gr.Button("Re-scan the corpus folder", size="sm", elem_id="rescan")
+                    ingest_status = gr.Markdown(elem_id="ingest-status")
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(EMPTY_SOURCES, elem_id="sources", css_template=SOURCES_CSS,
                                   js_on_load=None, max_height=640, padding=True, container=True)
@@ -363,6 +380,9 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
         demo.load(filter_choices, None, [outlet_filter, article_filter], api_visibility="private")
         chatbot.clear(lambda: (EMPTY_SOURCES, []), None, [sources, answered], api_visibility="private", queue=False)
         export_button.click(export, answered, brief_files, api_visibility="private")
+        uploads.upload(add_articles, uploads, [ingest_status, outlet_filter, article_filter], api_visibility="private")
+        rescan_button.click(lambda: add_articles(None), None, [ingest_status, outlet_filter, article_filter],
+                            api_visibility="private")
         gr.api(ask, api_name="ask")
 
     # Two workers, as the machine has two cores: answering is CPU-bound (embedding the question,
@@ -380,7 +400,8 @@ def serve(host: str | None, port: int | None) -> int:
     demo = build_ui(warmup)
     host, port = host or settings.host, port or settings.port
     try:
-        demo.launch(server_name=host, server_port=port, prevent_thread_lock=True)
+        demo.launch(server_name=host, server_port=port, prevent_thread_lock=True,
+                    max_file_size=settings.max_file_bytes)
     except OSError:
         print(f"Cannot serve on {host}:{port}: the port is in use or the address is not available here. "
               "Choose another with --host/--port.", file=sys.stderr)

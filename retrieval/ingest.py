@@ -17,6 +17,7 @@ from .chunking import Chunk, chunk_article
 from .cleaning import body_spans, label_lines
 from .embedding import Embedder
 from .errors import IndexBusy, UnreadableFile
+from .converters import CONVERTIBLE, convert
 from .loading import is_article_file, read_article
 from .metadata import merge, meta_from_text, read_sidecar
 from .settings import Settings
@@ -85,25 +86,49 @@ def source_name(path: Path, settings: Settings) -> str:
         return path.resolve().relative_to(settings.corpus_dir.resolve()).as_posix()
 
 
-def add_to_corpus(paths: list[Path], settings: Settings) -> list[Path]:
-    """Copy files from outside the corpus folder into it (the corpus is the source of truth)."""
+def add_to_corpus(paths: list[Path], settings: Settings, report: IngestReport) -> list[Path]:
+    """Bring files into the corpus folder (the corpus is the source of truth): articles from
+    outside it are copied; .html, .pdf and .jsonl/.json are converted to ``.txt`` files with a
+    metadata sidecar. A file that cannot be brought in is reported and the others go on."""
     settings.corpus_dir.mkdir(parents=True, exist_ok=True)
     inside = []
     for path in paths:
-        path = path.resolve()
-        if not path.is_file():
-            raise UnreadableFile(f"{path} is not a file.")
-        if not is_article_file(path):
-            raise UnreadableFile(f"{path.name}: only .txt and .md articles can be ingested.")
-        if settings.corpus_dir.resolve() not in path.parents:
-            target = settings.corpus_dir / path.name
-            shutil.copyfile(path, target)
-            sidecar = path.with_name(path.name + ".meta.json")
-            if sidecar.exists():
-                shutil.copyfile(sidecar, target.with_name(sidecar.name))
-            path = target
-        inside.append(path)
+        try:
+            inside += _bring_in(path.resolve(), settings)
+        except UnreadableFile as err:
+            report.failed.append((path.name, str(err)))
+        except OSError as err:
+            report.failed.append((path.name, f"{path.name} cannot be read ({err.strerror or err})."))
     return inside
+
+
+def _bring_in(path: Path, settings: Settings) -> list[Path]:
+    if not path.is_file():
+        raise UnreadableFile(f"{path.name} is not a file.")
+    if path.stat().st_size > settings.max_file_bytes:
+        read_article(path, settings.max_file_bytes)   # raises the size message
+    if path.suffix.lower() in CONVERTIBLE:
+        targets = []
+        for name, text, meta in convert(path):
+            target = settings.corpus_dir / name
+            target.write_text(text, encoding="utf-8")
+            sidecar = target.with_name(name + ".meta.json")
+            if meta:
+                sidecar.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            else:
+                sidecar.unlink(missing_ok=True)
+            targets.append(target)
+        return targets
+    if not is_article_file(path):
+        raise UnreadableFile(f"{path.name}: supported formats are .txt, .md, .html, .pdf, .jsonl and .json.")
+    if settings.corpus_dir.resolve() in path.parents:
+        return [path]
+    target = settings.corpus_dir / path.name
+    shutil.copyfile(path, target)
+    sidecar = path.with_name(path.name + ".meta.json")
+    if sidecar.exists():
+        shutil.copyfile(sidecar, target.with_name(sidecar.name))
+    return [target]
 
 
 def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Path] | None = None,
@@ -128,7 +153,7 @@ def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Pat
 
 def _ingest(settings, index, embedder, paths, progress, flush_chunks) -> IngestReport:
     report = IngestReport()
-    files = corpus_files(settings) if paths is None else add_to_corpus(paths, settings)
+    files = corpus_files(settings) if paths is None else add_to_corpus(paths, settings, report)
     committed = index.committed()
     index.collect_garbage(committed)
     by_content = {hashlib.sha256(r.text.encode()).hexdigest(): s for s, r in committed.items()}
