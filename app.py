@@ -272,7 +272,8 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
     max_chars = Settings().max_question_chars
 
     def respond(message: str, history: list, outlets: list | None = None, articles: list | None = None,
-                since: str | None = None, until: str | None = None, answered: list | None = None):
+                since: str | None = None, until: str | None = None, view: str = "Answer",
+                answered: list | None = None):
         history = list(history or [])
         try:
             question = clean_question(message, max_chars)
@@ -292,7 +293,7 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                 yield history + [{"role": "assistant", "content": LOADING}], LOADING_SOURCES, "", gr.skip()
                 assistant = pending.result()
             filters = Filters.of(outlets or (), articles or (), since or None, until or None)
-            answer = assistant.ask(question, earlier, filters)
+            answer = assistant.ask(question, earlier, filters, mode="timeline" if view == "Timeline" else "answer")
         except AssistantError as err:
             yield history + [{"role": "assistant", "content": md_escape(str(err))}], EMPTY_SOURCES, "", gr.skip()
             return
@@ -348,6 +349,8 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                                      placeholder="Ask about the articles, or try one of these questions:")
                 question = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False,
                                       elem_id="question", submit_btn="Ask", autofocus=True, max_lines=4)
+                view = gr.Radio(["Answer", "Timeline"], value="Answer", label="View", elem_id="view",
+                                info="Timeline: quotes by publication date, by source, with disagreements flagged")
                 with gr.Accordion("Filters", open=False, elem_id="filters"):
                     with gr.Row():
                         outlet_filter = gr.Dropdown(label="Outlets", choices=[], multiselect=True, elem_id="f-outlets",
@@ -373,7 +376,7 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                                   js_on_load=None, max_height=640, padding=True, container=True)
         answered = gr.State([])    # this session's Answer objects, for the brief
         outputs = [chatbot, sources, question, answered]
-        inputs = [question, chatbot, outlet_filter, article_filter, since_filter, until_filter, answered]
+        inputs = [question, chatbot, outlet_filter, article_filter, since_filter, until_filter, view, answered]
         question.submit(respond, inputs, outputs, api_name="respond", api_visibility="undocumented")
         chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
             respond, inputs, outputs, api_visibility="private")
@@ -460,6 +463,10 @@ def cmd_search(args, get_assistant: GetAssistant | None) -> int:
     return 0
 
 
+def mode_of(args) -> str:
+    return "timeline" if getattr(args, "timeline", False) else "answer"
+
+
 def filters_of(args) -> Filters:
     return Filters.of(args.outlet, args.source, args.since, args.until)
 
@@ -476,14 +483,15 @@ def cmd_ask(args, get_assistant: GetAssistant | None) -> int:
     if args.file is None:
         clean_question(args.question, Settings().max_question_chars)   # fail fast, before loading the model
         filters = filters_of(args)   # checked before the model loads
-        answer = (get_assistant or _default_assistant)().ask(args.question, filters=filters)
+        answer = (get_assistant or _default_assistant)().ask(args.question, filters=filters, mode=mode_of(args))
         print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
         write_brief(args.export, [answer])
         return 0
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8-sig")  # before the model loads
     answered: list[Answer] = []
     try:
-        code = _ask_batch(stream, args.json, (get_assistant or _default_assistant)(), filters_of(args), answered)
+        code = _ask_batch(stream, args.json, (get_assistant or _default_assistant)(), filters_of(args), answered,
+                          mode_of(args))
     finally:
         if stream is not sys.stdin:
             stream.close()
@@ -505,13 +513,14 @@ def write_brief(path: str | None, answers: list[Answer]) -> list[Path]:
     return written
 
 
-def _ask_batch(stream, as_json: bool, assistant: Assistant, filters: Filters, answered: list[Answer]) -> int:
+def _ask_batch(stream, as_json: bool, assistant: Assistant, filters: Filters, answered: list[Answer],
+               mode: str = "answer") -> int:
     """One answer per question line; a bad question is reported and the batch goes on (exit code 1).
     The answers are appended to ``answered``."""
     failures = 0
     for n, question in enumerate(_questions(stream)):
         try:
-            answer = assistant.ask(question, filters=filters)
+            answer = assistant.ask(question, filters=filters, mode=mode)
         except AssistantError as err:
             failures += 1
             out = {"question": question, "error": str(err)} if as_json else f"Q: {question}\nError: {err}"
@@ -573,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--file", metavar="FILE", help="one question a line ('-' reads stdin)")
     ask_p.add_argument("--json", action="store_true", help="print JSON (one object a line with --file)")
     ask_p.add_argument("--llm", metavar="BACKEND:MODEL", default=argparse.SUPPRESS, help=llm_help)
+    ask_p.add_argument("--timeline", action="store_true", help="quotes by publication date and source, with the "
+                                                               "points where sources disagree")
     ask_p.add_argument("--export", metavar="BRIEF.md", help="also write the questions, answers and quotes to "
                                                             "BRIEF.md and BRIEF.json")
     add_filter_options(ask_p)

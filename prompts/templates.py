@@ -62,3 +62,9 @@ LLM_UNAVAILABLE = ("The language model ({llm}) could not be used ({error}); this
 
 # A date filter cannot place articles whose date is unknown: they are named, not hidden.
 UNDATED_LEFT_OUT = "{n} article(s) with no known publication date were left out by the date filter: {sources}."
+
+# Timeline view: one line a quote, oldest source first, then where the sources differ.
+TIMELINE_ENTRY = "{date} — {label}: {open}{quote}{close} [{n}]"
+DISAGREEMENTS_HEADER = "Where the sources differ:"
+DISAGREEMENT_ITEM = "- {point}"
+NO_DISAGREEMENT = "The quoted sources do not contradict each other on figures or stance."

@@ -7,11 +7,11 @@ from .filters import Filters, InvalidFilter
 from .settings import Settings
 
 
-def ask(question: str, history: list | None = None, filters: Filters | None = None) -> Answer:
+def ask(question: str, history: list | None = None, filters: Filters | None = None, mode: str = "answer") -> Answer:
     """Answer ``question`` from the corpus; see ``retrieval.assistant.ask``."""
     from .assistant import ask as _ask
 
-    return _ask(question, history, filters)
+    return _ask(question, history, filters, mode)
 
 
 __all__ = ["Answer", "AssistantError", "Filters", "InvalidFilter", "IndexBusy", "IndexUnavailable", "InvalidQuestion", "ModelUnavailable",

@@ -8,7 +8,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from prompts import (ABSTENTION, ATTRIBUTION, LLM_UNAVAILABLE, NESTED_QUOTE_MARKS, QUOTE_MARKS, QUOTE_NEW_SOURCE,
+from prompts import (DISAGREEMENT_ITEM, DISAGREEMENTS_HEADER, NO_DISAGREEMENT, TIMELINE_ENTRY, ABSTENTION, ATTRIBUTION, LLM_UNAVAILABLE, NESTED_QUOTE_MARKS, QUOTE_MARKS, QUOTE_NEW_SOURCE,
                      QUOTE_SAME_SOURCE, UNDATED, fill)
 
 from .errors import InvalidQuestion
@@ -17,6 +17,8 @@ from .search import HybridRetriever
 from .quotes import Candidate, QuoteSelector, verify_quote
 from .snapshot import Snapshot
 
+TIMELINE_QUOTES = 8
+TIMELINE_NEAR_BEST = 0.6
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -45,11 +47,13 @@ class Answer:
     notice: str | None = None
     # A follow-up question rewritten to stand alone (what was actually searched for).
     standalone_question: str | None = None
+    # Timeline mode: where the quoted sources give different figures or opposite stances.
+    disagreements: list[str] | None = None
 
     def to_dict(self) -> dict:
         """The JSON contract; the optional fields appear only when set."""
         data = asdict(self)
-        for optional in ("quote_checks", "notice", "standalone_question"):
+        for optional in ("quote_checks", "notice", "standalone_question", "disagreements"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -68,9 +72,13 @@ def clean_question(question: str, max_chars: int) -> str:
     return question
 
 
+def source_label(outlet: str | None, title: str | None, source: str) -> str:
+    """The outlet, else the title, else the file name."""
+    return outlet or (f"“{title}”" if title else source)
+
+
 def attribution(outlet: str | None, title: str | None, source: str, published: str | None) -> str:
-    label = outlet or (f"“{title}”" if title else source)
-    return fill(ATTRIBUTION, label=label, date=published or UNDATED)
+    return fill(ATTRIBUTION, label=source_label(outlet, title, source), date=published or UNDATED)
 
 
 def quote_attribution(quote: Quote) -> str:
@@ -88,13 +96,36 @@ def compose(question: str, quotes: list[Quote]) -> Answer:
         return Answer(question, ABSTENTION, True, [])
     parts = []
     for n, quote in enumerate(quotes, start=1):
-        opening, closing = NESTED_QUOTE_MARKS if re.search(r'[“”"]', quote.text) else QUOTE_MARKS
+        opening, closing = quote_marks(quote.text)
         marks = {"open": opening, "close": closing, "quote": quote.text, "n": n}
         if n > 1 and quote.source == quotes[n - 2].source:
             parts.append(fill(QUOTE_SAME_SOURCE, **marks))
         else:
             parts.append(fill(QUOTE_NEW_SOURCE, attribution=quote_attribution(quote), **marks))
     return Answer(question, "\n".join(parts), False, quotes)
+
+
+def quote_marks(text: str) -> tuple[str, str]:
+    return NESTED_QUOTE_MARKS if re.search(r'[“”"]', text) else QUOTE_MARKS
+
+
+def compose_timeline(question: str, quotes: list[Quote], action_terms: set[str]) -> Answer:
+    """The quotes by publication date, grouped by source, then the points where sources differ."""
+    if not quotes:
+        return Answer(question, ABSTENTION, True, [], disagreements=[])
+    from .timeline import chronological, disagreements
+
+    ordered = [q for _, _, group in chronological(quotes) for q in group]
+    lines = []
+    for n, quote in enumerate(ordered, start=1):
+        opening, closing = quote_marks(quote.text)
+        lines.append(fill(TIMELINE_ENTRY, date=quote.published or UNDATED,
+                          label=source_label(quote.outlet, quote.title, quote.source),
+                          open=opening, quote=quote.text, close=closing, n=n))
+    found = [d.describe() for d in disagreements(ordered, action_terms)]
+    lines += ["", DISAGREEMENTS_HEADER, *(fill(DISAGREEMENT_ITEM, point=d) for d in found)] if found else \
+        ["", NO_DISAGREEMENT]
+    return Answer(question, "\n".join(lines), False, ordered, disagreements=found)
 
 
 def quote_at(cand: Candidate, snapshot: Snapshot) -> Quote | None:
@@ -149,6 +180,11 @@ def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteS
     def answer(inputs: dict) -> Answer:
         question: str = inputs["question"]
         documents: list[Document] = inputs["documents"]
+        if inputs.get("mode") == "timeline":
+            parsed = snapshot.analyze(question)
+            chosen = selector.select(parsed, documents, max_quotes=TIMELINE_QUOTES, near_best=TIMELINE_NEAR_BEST)
+            action = {t for c in parsed.concepts if not c.named for t in c.all_terms}
+            return compose_timeline(question, to_quotes(chosen, snapshot), action)
         if llm is None:
             return extractive(question, documents)
         try:
@@ -160,6 +196,9 @@ def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteS
 
     def retrieve(inputs: dict) -> list[Document]:
         sources = inputs.get("sources")
+        if inputs.get("mode") == "timeline":   # a wider net: every source that speaks to the point
+            return [retriever.to_document(h) for h in
+                    retriever.hits(snapshot.analyze(inputs["question"]), k=2 * retriever.k, sources=sources)]
         return retriever.invoke(inputs["question"]) if sources is None else retriever.documents(inputs["question"], sources)
 
     as_inputs = RunnableLambda(lambda x: x if isinstance(x, dict) else {"question": x})

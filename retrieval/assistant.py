@@ -5,6 +5,7 @@ import threading
 from dataclasses import replace
 
 from .answer import Answer, build_chain, clean_question
+from .errors import InvalidQuestion
 from langchain_core.language_models import BaseChatModel
 
 from prompts import UNDATED_LEFT_OUT, fill
@@ -51,14 +52,18 @@ class Assistant:
                 self._reload()
             return report
 
-    def ask(self, question: str, history: list | None = None, filters: Filters | None = None) -> Answer:
+    def ask(self, question: str, history: list | None = None, filters: Filters | None = None,
+            mode: str = "answer") -> Answer:
         """Answer ``question``; ``history`` (earlier questions, ``(question, answer)`` pairs or chat
         messages) lets a follow-up refer back ("What did he say about the US?"); ``filters``
-        narrows the search to some articles."""
+        narrows the search to some articles; ``mode="timeline"`` orders the supporting quotes by
+        date and flags where sources disagree."""
+        if mode not in MODES:
+            raise InvalidQuestion(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
         question = clean_question(question, self.settings.max_question_chars)
         standalone = condense(question, history, self.snapshot.analyze, self.llm)
         scope = resolve(filters, self.snapshot.articles) if filters and filters.active else None
-        answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None})
+        answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None, "mode": mode})
         if standalone != question:
             answer = replace(answer, question=question, standalone_question=standalone)
         if scope and scope.undated:
@@ -67,6 +72,7 @@ class Assistant:
         return answer
 
 
+MODES = ("answer", "timeline")
 STARTUP_INGEST_WAIT = 600.0   # seconds
 _default: Assistant | None = None
 _default_lock = threading.Lock()
@@ -84,6 +90,6 @@ def default_assistant() -> Assistant:
         return _default
 
 
-def ask(question: str, history: list | None = None, filters: Filters | None = None) -> Answer:
+def ask(question: str, history: list | None = None, filters: Filters | None = None, mode: str = "answer") -> Answer:
     """Answer ``question`` from the articles in the corpus folder, with verified quotes."""
-    return default_assistant().ask(question, history, filters)
+    return default_assistant().ask(question, history, filters, mode)

@@ -32,6 +32,7 @@ _NAME = re.compile(r"(?<!^)\b[A-Z][\wâ€™'-]+(?:\s+(?:al-|bin\s+|of\s+)?[A-Z][\wâ
 _NAMED_ANSWERS = ("person", "place", "name")
 MAX_QUOTE_CHARS = 700
 NAME_WEIGHT = 2.0
+NEAR_BEST = 0.8     # further quotes must score this share of the best one
 COVERAGE_WEIGHT = 0.5
 
 
@@ -122,14 +123,16 @@ class QuoteSelector:
                     return ps
         return s
 
-    def select(self, question: Question, documents: list[Document]) -> list[Candidate]:
-        """The best quote, then others nearly as good, no two overlapping, at most two per article."""
+    def select(self, question: Question, documents: list[Document], max_quotes: int | None = None,
+               near_best: float = NEAR_BEST) -> list[Candidate]:
+        """The best quote, then others scoring at least ``near_best`` of it, no two overlapping,
+        at most two per article."""
         chosen: list[Candidate] = []
         ranked = self.candidates(question, documents)
         for cand in ranked:
-            if len(chosen) == self.max_quotes:
+            if len(chosen) == (max_quotes or self.max_quotes):
                 break
-            if chosen and cand.score < 0.8 * chosen[0].score:
+            if chosen and cand.score < near_best * chosen[0].score:
                 break
             if sum(c.source == cand.source for c in chosen) >= 2:
                 continue

@@ -27,7 +27,7 @@ def client(ui_url) -> Client:
 
 
 text_of = app.message_text
-NO_FILTERS = ([], [], "", "")   # outlets, articles, since, until
+NO_FILTERS = ([], [], "", "", "Answer")   # outlets, articles, since, until, view
 
 
 def test_ask_endpoint_returns_the_answer_with_verbatim_quotes(client):
@@ -150,8 +150,16 @@ def test_a_follow_up_in_the_chat_is_made_standalone_and_shown(client):
 
 def test_chat_filters_limit_the_articles_quoted(client):
     only = "003_8248b2237cdcb8a2.txt"
-    chat, sources, _ = client.predict("Who killed Soleimani?", [], [], [only], "", "", api_name="/respond")
+    chat, sources, _ = client.predict("Who killed Soleimani?", [], [], [only], "", "", "Answer", api_name="/respond")
     assert "President Trump killed" in text_of(chat[-1])
     assert only in sources and "004_9f3c536fd21fedea.txt" not in sources
-    chat, _, _ = client.predict("Who killed Soleimani?", [], [], [], "2025-01-01", "", api_name="/respond")
+    chat, _, _ = client.predict("Who killed Soleimani?", [], [], [], "2025-01-01", "", "Answer", api_name="/respond")
     assert text_of(chat[-1]) == "No article matches these filters \\(5 articles have no known date\\)."
+
+
+def test_timeline_view_in_the_chat(client):
+    chat, sources, _ = client.predict("How many factions are ready to disarm?", [], [], [], "", "", "Timeline",
+                                      api_name="/respond")
+    reply = text_of(chat[-1])
+    assert reply.startswith("undated — ") and "<mark>" in sources
+    assert "The quoted sources do not contradict each other on figures or stance." in reply
