@@ -48,6 +48,7 @@ EXAMPLES = [
     "How many fighters do the hardline militias have?",
     "Which militias refuse to disarm?",
 ]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl", ".json")
 CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
 CHUNK_KEYS = ("source", "start", "end", "title", "outlet", "published", "url", "score")
@@ -402,9 +403,15 @@ def serve(host: str | None, port: int | None) -> int:
     warmup = Warmup()
     demo = build_ui(warmup)
     host, port = host or settings.host, port or settings.port
+    auth = (settings.auth_user, settings.auth_password.get_secret_value()) \
+        if settings.auth_user and settings.auth_password else None
+    if host not in LOOPBACK and auth is None:
+        print(f"Warning: serving on {host} without a login: anyone who can reach this machine can read the "
+              "articles and upload files. Set QA_AUTH_USER and QA_AUTH_PASSWORD, or serve on 127.0.0.1.",
+              file=sys.stderr)
     try:
         demo.launch(server_name=host, server_port=port, prevent_thread_lock=True,
-                    max_file_size=settings.max_file_bytes)
+                    max_file_size=settings.max_file_bytes, auth=auth)
     except OSError:
         print(f"Cannot serve on {host}:{port}: the port is in use or the address is not available here. "
               "Choose another with --host/--port.", file=sys.stderr)
