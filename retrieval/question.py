@@ -130,7 +130,7 @@ class QuestionAnalyzer:
                 alternatives = tuple(tuple(self.variants(t) for t in phrase) for phrase in group)
                 label = " ".join(w for w, _ in tokens[start:end])
                 concepts.append(Concept(label, alternatives, named=True))
-                dense_text += [folded[cut:kept[start].start()], self.aliases.canonical[number]]
+                dense_text += [folded[cut:_name_start(folded, matches, kept[start])], self.aliases.canonical[number]]
                 cut = kept[end - 1].end()
             position = end
         unknown = tuple(c.label for c in concepts if c.named and not self._is_known(c))
@@ -145,6 +145,14 @@ class QuestionAnalyzer:
             return None
         named = t.isdigit() or (word[0].isupper() and (not first or word.isupper()))
         return Concept(word, ((self.variants(t),),), named)
+
+
+def _name_start(folded: str, matches: list[re.Match], first: re.Match) -> int:
+    """Where a name starts, its Arabic article included ("al-Sudani" starts at "al")."""
+    i = next(n for n, m in enumerate(matches) if m.start() == first.start())
+    if i and matches[i - 1][0].lower() in ("al", "el") and folded[matches[i - 1].end():first.start()] in ("-", " "):
+        return matches[i - 1].start()
+    return first.start()
 
 
 def _counted(question: str, concepts: list[Concept]) -> Concept | None:

@@ -131,3 +131,23 @@ def test_a_follow_up_is_condensed_with_the_history(assistant, history):
 def test_without_history_or_pronoun_the_question_is_unchanged(assistant):
     assert assistant.ask("What did he say about the US?").standalone_question is None
     assert "standalone_question" not in assistant.ask("Who killed Soleimani?", ["Tell me about Khamenei"]).to_dict()
+
+
+def _alias_groups():
+    import json as _json
+
+    from tests.conftest import ROOT
+
+    data = _json.loads((ROOT / "retrieval" / "aliases.json").read_text(encoding="utf-8"))
+    return [group for group in data["aliases"]]
+
+
+@pytest.mark.parametrize("names", _alias_groups(), ids=lambda names: names[0])
+def test_every_alias_of_a_group_searches_the_same_way(assistant, names):
+    """Whatever spelling the question uses, the search is the same: same terms, same text for the
+    encoder, same best passage."""
+    analyses = [assistant.snapshot.analyze(f"What did {name} say about the talks?") for name in names]
+    assert len({a.dense_text for a in analyses}) == 1
+    assert len({tuple(a.query_terms) for a in analyses}) == 1
+    best = {assistant.retriever.invoke(f"What did {name} say about the talks?")[0].id for name in names}
+    assert len(best) == 1

@@ -230,3 +230,12 @@ def test_a_corrupt_index_is_refused_with_how_to_rebuild_it(damage, built_index, 
     assert run_main(["ingest"], lambda: rebuilt) == 0
     assert capsys.readouterr().out.startswith(summary(added=1))
     assert not rebuilt.ask("How much did ferry fares rise in Port Wendle?").abstained
+
+
+def test_a_missing_embedding_model_is_a_clear_error():
+    from retrieval.embedding import Embedder
+    from retrieval.errors import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable) as err:
+        Embedder("no-such-org/no-such-model")
+    assert str(err.value).startswith("The embedding model 'no-such-org/no-such-model' is not available offline (")
