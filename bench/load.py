@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.stats import percentile  # noqa: E402  (needs the repository on sys.path)
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ANSWER_KEYS = {"question", "answer", "abstained", "quotes"}
@@ -38,16 +42,6 @@ def load_questions(path: Path = QUESTIONS) -> list[tuple[str, bool]]:
     """``(question, answerable)`` pairs of the evaluation set."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [(row["question"], bool(row["answerable"])) for row in rows]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (``q`` in [0, 1]); NaN for no values."""
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 @dataclass

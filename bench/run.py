@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402  (needs the repository on sys.path)
+
 CORPUS = ROOT / "corpus"
 CACHE = ROOT / "bench" / "cache"
 COLD_QUESTION = "What did Khamenei say about the PMF?"
@@ -41,15 +43,6 @@ def du_bytes(path: Path) -> int:
             except OSError:
                 pass
     return total
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def peak_rss_mb() -> float:
@@ -110,9 +103,9 @@ def measure_queries(assistant, questions: list[dict], passes: int = 2) -> dict:
     for q in answerable:
         ranked = assistant.retriever.hits(assistant.snapshot.analyze(q["question"]), k=10)
         hits += any(g in h.chunk.text for h in ranked[:4] for g in q["gold"])
-    return {"questions": len(texts), "ask_p50_ms": pct(ask_ms, 0.5), "ask_p95_ms": pct(ask_ms, 0.95),
-            "bare_p50_ms": pct(bare_ms, 0.5), "bare_p95_ms": pct(bare_ms, 0.95),
-            "overhead_ratio": pct(ask_ms, 0.5) / pct(bare_ms, 0.5),
+    return {"questions": len(texts), "ask_p50_ms": percentile(ask_ms, 0.5), "ask_p95_ms": percentile(ask_ms, 0.95),
+            "bare_p50_ms": percentile(bare_ms, 0.5), "bare_p95_ms": percentile(bare_ms, 0.95),
+            "overhead_ratio": percentile(ask_ms, 0.5) / percentile(bare_ms, 0.5),
             "answerable": len(answerable), "hits_at_4": hits / len(answerable) if answerable else 0.0}
 
 
@@ -281,7 +274,7 @@ def tables(results: dict) -> tuple[str, str]:
         f"- Cold start, prebuilt index, fresh process: first `ask` answered after "
         f"{_f(cs['first_answer'].get('first_answer_s'), '{:.1f}')} s (median of {len(cs['first_answer'].get('runs_s', []))})"
         + ("" if cs["first_answer"].get("first_answer_s") else f" ({cs['first_answer'].get('reason')})")
-        + f"; `python app.py serve` returned HTTP 200 on / after "
+        + "; `python app.py serve` returned HTTP 200 on / after "
         + (f"{cs['ui']['ui_served_s']:.1f} s" if cs["ui"].get("ui_served_s") else f"n/a ({cs['ui'].get('reason')})") + ".",
         "- Latency: warm, over all eval questions x 2 passes; bare = `embed_query` + Chroma query for 30 neighbours. "
         "Hits@4: answerable eval questions with a gold string in one of the top-4 retrieved chunks "

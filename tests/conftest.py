@@ -33,6 +33,17 @@ def assistant(tmp_path_factory, embedder) -> Assistant:
     return built
 
 
+def write_corpus(folder: Path, articles: dict[str, tuple[dict, str]]) -> Path:
+    """Articles ``{file name: (sidecar metadata, text)}`` written into ``folder``."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (meta, text) in articles.items():
+        (folder / name).write_text(text + "\n", encoding="utf-8")
+        (folder / f"{name}.meta.json").write_text(json.dumps(meta))
+    return folder
+
+
 @pytest.fixture
 def make_assistant(tmp_path, embedder):
     """A fresh assistant over a corpus folder of the test's own (shares the loaded model)."""

@@ -3,8 +3,10 @@ import json
 
 import pytest
 
+
 import app
 from retrieval.filters import Filters, InvalidFilter
+from tests.conftest import write_corpus
 
 ARTICLES = {
     "march.txt": ({"outlet": "Wire One", "published": "2025-03-02"},
@@ -19,12 +21,7 @@ QUESTION = "What happened in the Port Avel harbour talks?"
 
 @pytest.fixture
 def harbour(tmp_path, make_assistant):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    for name, (meta, text) in ARTICLES.items():
-        (corpus / name).write_text(text + "\n", encoding="utf-8")
-        (corpus / f"{name}.meta.json").write_text(json.dumps(meta))
-    assistant = make_assistant(corpus)
+    assistant = make_assistant(write_corpus(tmp_path / "c", ARTICLES))
     assistant.ingest()
     return assistant
 

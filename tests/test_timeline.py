@@ -1,11 +1,10 @@
 """Timeline view: quotes by publication date, grouped by source, disagreements flagged."""
-import json
-
 import pytest
 
 from prompts import NO_DISAGREEMENT
 from retrieval.answer import Quote
 from retrieval.timeline import chronological, disagreements
+from tests.conftest import write_corpus
 
 ARTICLES = {
     "early.txt": ({"outlet": "Wire One", "published": "2025-03-02"},
@@ -42,12 +41,7 @@ def test_disagreements_between_sources(texts, expected):
 
 
 def test_timeline_mode_through_the_assistant(tmp_path, make_assistant):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    for name, (meta, text) in ARTICLES.items():
-        (corpus / name).write_text(text + "\n", encoding="utf-8")
-        (corpus / f"{name}.meta.json").write_text(json.dumps(meta))
-    assistant = make_assistant(corpus)
+    assistant = make_assistant(write_corpus(tmp_path / "c", ARTICLES))
     assistant.ingest()
     answer = assistant.ask("Are the armed factions of Port Avel going to disarm?", mode="timeline")
     assert [q.source for q in answer.quotes] == ["early.txt", "late.txt", "undated.txt"]
