@@ -128,7 +128,7 @@ class QuestionAnalyzer:
             if number is not None:
                 group = self.aliases.groups[number]
                 alternatives = tuple(tuple(self.variants(t) for t in phrase) for phrase in group)
-                label = " ".join(w for w, _ in tokens[start:end])
+                label = folded[_name_start(folded, matches, kept[start]):kept[end - 1].end()]   # as written
                 concepts.append(Concept(label, alternatives, named=True))
                 dense_text += [folded[cut:_name_start(folded, matches, kept[start])], self.aliases.canonical[number]]
                 cut = kept[end - 1].end()
