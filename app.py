@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 TITLE = "News analyst assistant"
 LOADING = "Loading the model and index…"
+DRAFTING = "_Writing… quotes are shown once they are checked against the articles._"
 EXAMPLES = [
     "What did Khamenei say about the Popular Mobilization Forces?",
     "How many fighters do the hardline militias have?",
@@ -294,7 +295,15 @@ def build_ui(get_assistant: GetAssistant) -> gr.Blocks:
                 yield history + [{"role": "assistant", "content": LOADING}], LOADING_SOURCES, "", gr.skip()
                 assistant = pending.result()
             filters = Filters.of(outlets or (), articles or (), since or None, until or None)
-            answer = assistant.ask(question, earlier, filters, mode="timeline" if view == "Timeline" else "answer")
+            if view == "Timeline" or assistant.llm is None:
+                answer = assistant.ask(question, earlier, filters, mode="timeline" if view == "Timeline" else "answer")
+            else:   # a language model writes: show its claims as they come, quotes once verified
+                for item in assistant.stream(question, earlier, filters):
+                    if isinstance(item, str):
+                        draft = md_escape(item) + "\n\n" + DRAFTING if item else DRAFTING
+                        yield history + [{"role": "assistant", "content": draft}], gr.skip(), "", gr.skip()
+                    else:
+                        answer = item
         except AssistantError as err:
             yield history + [{"role": "assistant", "content": md_escape(str(err))}], EMPTY_SOURCES, "", gr.skip()
             return

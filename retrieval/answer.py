@@ -166,6 +166,15 @@ def compose_generative(question: str, claims: list[Claim], checks: QuoteChecks, 
     return Answer(question, "\n".join(lines), False, quotes, quote_checks=report)
 
 
+def extractive_answer(question: str, documents: list[Document], snapshot: Snapshot, selector: QuoteSelector) -> Answer:
+    return compose(question, to_quotes(selector.select(snapshot.analyze(question), documents), snapshot))
+
+
+def with_llm_notice(answer: Answer, llm_name: str, err: Exception) -> Answer:
+    """The extractive answer, saying that the language model could not be used."""
+    return replace(answer, notice=fill(LLM_UNAVAILABLE, llm=llm_name, error=str(err)))
+
+
 def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteSelector,
                 llm: BaseChatModel | None = None, llm_name: str = "") -> Runnable:
     """question -> {question, documents} -> verified quotes -> Answer. The input is the question,
@@ -174,8 +183,7 @@ def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteS
     With ``llm`` the model phrases the claims and its quotes are verified; if the model cannot
     be used, the extractive answer is returned with a notice saying so."""
     def extractive(question: str, documents: list[Document]) -> Answer:
-        chosen = selector.select(snapshot.analyze(question), documents)
-        return compose(question, to_quotes(chosen, snapshot))
+        return extractive_answer(question, documents, snapshot, selector)
 
     def answer(inputs: dict) -> Answer:
         question: str = inputs["question"]
@@ -190,8 +198,7 @@ def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteS
         try:
             claims, checks = generate_claims(llm, question, documents, document_attribution)
         except LLMUnavailable as err:
-            fallback = extractive(question, documents)
-            return replace(fallback, notice=fill(LLM_UNAVAILABLE, llm=llm_name or type(llm).__name__, error=str(err)))
+            return with_llm_notice(extractive(question, documents), llm_name or type(llm).__name__, err)
         return compose_generative(question, claims, checks, snapshot)
 
     def retrieve(inputs: dict) -> list[Document]:

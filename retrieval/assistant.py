@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from typing import Iterator
 
-from .answer import Answer, build_chain, clean_question
+from .answer import (Answer, build_chain, clean_question, compose_generative, document_attribution, extractive_answer,
+                     with_llm_notice)
 from .errors import InvalidQuestion
 from langchain_core.language_models import BaseChatModel
 
@@ -13,7 +15,7 @@ from prompts import UNDATED_LEFT_OUT, fill
 from .embedding import Embedder
 from .filters import Filters, resolve
 from .followup import condense
-from .generative import make_llm
+from .generative import answer_messages, draft, make_llm, unavailable, verify_reply
 from .ingest import IngestReport, Progress, ingest
 from .quotes import QuoteSelector
 from .search import HybridRetriever
@@ -58,12 +60,43 @@ class Assistant:
         messages) lets a follow-up refer back ("What did he say about the US?"); ``filters``
         narrows the search to some articles; ``mode="timeline"`` orders the supporting quotes by
         date and flags where sources disagree."""
+        question, standalone, scope = self._prepare(question, history, filters, mode)
+        answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None, "mode": mode})
+        return self._finish(answer, question, standalone, scope)
+
+    def stream(self, question: str, history: list | None = None,
+               filters: Filters | None = None) -> Iterator[str | Answer]:
+        """Like ``ask``, but with a language model the claims written so far are yielded as text
+        while it writes; the last item is the ``Answer``, its quotes verified."""
+        question, standalone, scope = self._prepare(question, history, filters, "answer")
+        sources = scope.sources if scope else None
+        if self.llm is None:
+            yield self._finish(self.chain.invoke({"question": standalone, "sources": sources}), question, standalone, scope)
+            return
+        documents = self.retriever.invoke(standalone) if sources is None else self.retriever.documents(standalone, sources)
+        reply = ""
+        try:
+            for chunk in self.llm.stream(answer_messages(standalone, documents, document_attribution)):
+                reply += chunk.content if isinstance(chunk.content, str) else ""
+                yield draft(reply)
+        except Exception as err:   # the server went away: the extractive answer, with a notice
+            answer = with_llm_notice(extractive_answer(standalone, documents, self.snapshot, self.selector),
+                                     self.settings.llm or type(self.llm).__name__, unavailable(err))
+        else:
+            answer = compose_generative(standalone, *verify_reply(reply, documents), self.snapshot)
+        yield self._finish(answer, question, standalone, scope)
+
+    def _prepare(self, question: str, history: list | None, filters: Filters | None, mode: str):
+        """The cleaned question, its standalone form, and the articles the filters allow."""
         if mode not in MODES:
             raise InvalidQuestion(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
         question = clean_question(question, self.settings.max_question_chars)
         standalone = condense(question, history, self.snapshot.analyze, self.llm)
         scope = resolve(filters, self.snapshot.articles) if filters and filters.active else None
-        answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None, "mode": mode})
+        return question, standalone, scope
+
+    @staticmethod
+    def _finish(answer: Answer, question: str, standalone: str, scope) -> Answer:
         if standalone != question:
             answer = replace(answer, question=question, standalone_question=standalone)
         if scope and scope.undated:

@@ -112,14 +112,33 @@ def passages_text(documents: list[Document], attribution) -> str:
                        for n, doc in enumerate(documents, start=1))
 
 
+def answer_messages(question: str, documents: list[Document], attribution) -> list:
+    prompt = fill(ANSWER_PROMPT, passages=passages_text(documents, attribution), question=question)
+    return [SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)]
+
+
+def unavailable(err: Exception) -> LLMUnavailable:
+    return LLMUnavailable(str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
+
+
 def generate_claims(llm: BaseChatModel, question: str, documents: list[Document],
                     attribution) -> tuple[list[Claim], QuoteChecks]:
     """Ask the model, then keep only the quotes that are really in the cited passages."""
-    prompt = fill(ANSWER_PROMPT, passages=passages_text(documents, attribution), question=question)
     try:
-        reply = llm.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)]).content
+        reply = llm.invoke(answer_messages(question, documents, attribution)).content
     except Exception as err:   # connection refused, timeout, bad model name ...
-        raise LLMUnavailable(str(err).splitlines()[0][:200] if str(err) else type(err).__name__) from err
+        raise unavailable(err) from err
+    return verify_reply(reply, documents)
+
+
+def draft(reply: str) -> str:
+    """What may be shown while the model is still writing: its claims only; quotes are shown
+    once they are verified."""
+    return "\n".join(m.strip() for m in re.findall(r"CLAIM:\s*([^\n]*)", reply) if m.strip())
+
+
+def verify_reply(reply, documents: list[Document]) -> tuple[list[Claim], QuoteChecks]:
+    """The model's claims, each with its quote located in the cited passage, or unsupported."""
     if not isinstance(reply, str) or ABSTENTION in reply:
         return [], QuoteChecks()
     claims, exact, repaired, dropped = [], 0, 0, 0

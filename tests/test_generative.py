@@ -24,6 +24,13 @@ def chain_with(assistant, llm):
     return build_chain(assistant.retriever, assistant.snapshot, assistant.selector, llm, "fake")
 
 
+def with_llm(assistant, llm):
+    """An assistant on the same index that writes with ``llm``."""
+    from retrieval.assistant import Assistant
+
+    return Assistant(assistant.settings, embedder=assistant.embedder, llm=llm)
+
+
 def reply(*blocks):
     return "\n".join(f"CLAIM: {claim}\nQUOTE [{n}]: \"{quote}\"" for claim, n, quote in blocks)
 
@@ -149,3 +156,37 @@ def test_a_configured_but_unreachable_server_falls_back_with_one_clear_notice(as
     answer = build_chain(assistant.retriever, assistant.snapshot, assistant.selector, llm, backend).invoke(QUESTION)
     assert answer.notice.startswith(f"The language model ({backend}) could not be used (")
     assert answer.quote_checks is None and any(SAID in q.text for q in answer.quotes)
+
+
+def test_streaming_yields_claims_first_and_verified_quotes_last(assistant):
+    n = passage_number(assistant, QUESTION, SAID)
+    text = reply(("Khamenei said the PMF must be preserved and strengthened.", n, SAID))
+    writer = with_llm(assistant, GenericFakeChatModel(messages=iter([AIMessage(text)])))
+    items = list(writer.stream(QUESTION))
+    drafts, final = items[:-1], items[-1]
+    assert len(drafts) > 3 and all(isinstance(d, str) for d in drafts)
+    assert drafts[-1] == "Khamenei said the PMF must be preserved and strengthened."
+    assert all(SAID not in d for d in drafts)          # no unverified quote is ever shown
+    assert final.answer == "Khamenei said the PMF must be preserved and strengthened. [1]"
+    assert [q.text for q in final.quotes] == [SAID]
+    assert final.quote_checks == {"emitted": 1, "verified": 1, "repaired": 0, "dropped": 0}
+
+
+def test_streaming_in_the_chat_shows_drafts_then_the_cited_answer(assistant):
+    from gradio_client import Client
+
+    from tests.conftest import launch_ui
+    from tests.test_ui import NO_FILTERS, text_of
+
+    n = passage_number(assistant, QUESTION, SAID)
+    writer = with_llm(assistant, GenericFakeChatModel(messages=iter([AIMessage(reply(("Khamenei backed the PMF.", n, SAID)))])))
+    demo, url = launch_ui(lambda: writer)
+    try:
+        job = Client(url, verbose=False).submit(QUESTION, [], *NO_FILTERS, api_name="/respond")
+        job.result(timeout=60)
+        replies = [text_of(out[0][-1]) for out in job.outputs()]
+    finally:
+        demo.close()
+    assert any("Writing…" in r for r in replies[:-1])
+    assert replies[-1].startswith("Khamenei backed the PMF. \\[1\\]")
+    assert "Quotes from the model: 1 emitted, 1 verified, 0 repaired, 0 dropped" in replies[-1]
