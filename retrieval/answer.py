@@ -8,13 +8,14 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from prompts import (DISAGREEMENT_ITEM, DISAGREEMENTS_HEADER, NO_DISAGREEMENT, TIMELINE_ENTRY, ABSTENTION, ATTRIBUTION, LLM_UNAVAILABLE, NESTED_QUOTE_MARKS, QUOTE_MARKS, QUOTE_NEW_SOURCE,
-                     QUOTE_SAME_SOURCE, UNDATED, fill)
+from prompts import (ABSTENTION, ATTRIBUTION, DISAGREEMENT_ITEM, DISAGREEMENTS_HEADER, LLM_UNAVAILABLE,
+                     NESTED_QUOTE_MARKS, NO_DISAGREEMENT, QUOTE_MARKS, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE,
+                     TIMELINE_ENTRY, UNDATED, fill)
 
 from .errors import InvalidQuestion
 from .generative import Claim, LLMUnavailable, QuoteChecks, generate_claims, unsupported
-from .search import HybridRetriever
 from .quotes import Candidate, QuoteSelector, verify_quote
+from .search import HybridRetriever
 from .snapshot import Snapshot
 
 TIMELINE_QUOTES = 8
@@ -182,9 +183,6 @@ def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteS
 
     With ``llm`` the model phrases the claims and its quotes are verified; if the model cannot
     be used, the extractive answer is returned with a notice saying so."""
-    def extractive(question: str, documents: list[Document]) -> Answer:
-        return extractive_answer(question, documents, snapshot, selector)
-
     def answer(inputs: dict) -> Answer:
         question: str = inputs["question"]
         documents: list[Document] = inputs["documents"]
@@ -194,19 +192,18 @@ def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteS
             action = {t for c in parsed.concepts if not c.named for t in c.all_terms}
             return compose_timeline(question, to_quotes(chosen, snapshot), action)
         if llm is None:
-            return extractive(question, documents)
+            return extractive_answer(question, documents, snapshot, selector)
         try:
             claims, checks = generate_claims(llm, question, documents, document_attribution)
         except LLMUnavailable as err:
-            return with_llm_notice(extractive(question, documents), llm_name or type(llm).__name__, err)
+            fallback = extractive_answer(question, documents, snapshot, selector)
+            return with_llm_notice(fallback, llm_name or type(llm).__name__, err)
         return compose_generative(question, claims, checks, snapshot)
 
     def retrieve(inputs: dict) -> list[Document]:
-        sources = inputs.get("sources")
-        if inputs.get("mode") == "timeline":   # a wider net: every source that speaks to the point
-            return [retriever.to_document(h) for h in
-                    retriever.hits(snapshot.analyze(inputs["question"]), k=2 * retriever.k, sources=sources)]
-        return retriever.invoke(inputs["question"]) if sources is None else retriever.documents(inputs["question"], sources)
+        # The timeline casts a wider net: every source that speaks to the point.
+        k = 2 * retriever.k if inputs.get("mode") == "timeline" else None
+        return retriever.documents(inputs["question"], inputs.get("sources"), k)
 
     as_inputs = RunnableLambda(lambda x: x if isinstance(x, dict) else {"question": x})
     return as_inputs | RunnablePassthrough.assign(documents=RunnableLambda(retrieve)) | RunnableLambda(answer)

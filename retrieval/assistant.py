@@ -5,14 +5,14 @@ import threading
 from dataclasses import replace
 from typing import Iterator
 
-from .answer import (Answer, build_chain, clean_question, compose_generative, document_attribution, extractive_answer,
-                     with_llm_notice)
-from .errors import InvalidQuestion
 from langchain_core.language_models import BaseChatModel
 
 from prompts import UNDATED_LEFT_OUT, fill
 
+from .answer import (Answer, build_chain, clean_question, compose_generative, document_attribution, extractive_answer,
+                     with_llm_notice)
 from .embedding import Embedder
+from .errors import InvalidQuestion
 from .filters import Filters, resolve
 from .followup import condense
 from .generative import answer_messages, draft, make_llm, unavailable, verify_reply
@@ -73,7 +73,7 @@ class Assistant:
         if self.llm is None:
             yield self._finish(self.chain.invoke({"question": standalone, "sources": sources}), question, standalone, scope)
             return
-        documents = self.retriever.invoke(standalone) if sources is None else self.retriever.documents(standalone, sources)
+        documents = self.retriever.documents(standalone, sources)
         reply = ""
         try:
             for chunk in self.llm.stream(answer_messages(standalone, documents, document_attribution)):

@@ -62,8 +62,9 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return self.documents(query)
 
-    def documents(self, query: str, sources: frozenset[str] | None = None) -> list[Document]:
-        return [self.to_document(hit) for hit in self.hits(self.snapshot.analyze(query), sources=sources)]
+    def documents(self, query: str, sources: frozenset[str] | None = None, k: int | None = None) -> list[Document]:
+        """The best chunks for ``query`` as documents (of ``sources`` only, if given)."""
+        return [self.to_document(hit) for hit in self.hits(self.snapshot.analyze(query), k=k, sources=sources)]
 
     def to_document(self, hit: Hit) -> Document:
         meta = self.snapshot.articles[hit.chunk.source].meta

@@ -27,13 +27,22 @@ class Snapshot:
         for record in articles.values():
             aliases.learn_acronyms(record.text)
         self.lexical = LexicalIndex(self.chunks)
-        known = {t for record in articles.values() for t in terms(record.text)}
+        known = {t for source, record in articles.items() for t in terms(self._outside_chunks(source, record.text))}
         known |= {t for record in articles.values() for value in record.meta.to_dict().values() if value
                   for t in terms(value)}
         self.analyzer = QuestionAnalyzer(aliases, self.lexical.vocabulary, known)
         self._sentences: dict[str, list[tuple[int, int]]] = {}
         self._terms: dict[str, set[str]] = {}
         self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
+
+    def _outside_chunks(self, source: str, text: str) -> str:
+        """The article's text that no chunk holds (page furniture): names there are still known."""
+        pieces, cut = [], 0
+        for chunk in self._by_source[source]:
+            pieces.append(text[cut:chunk.start])
+            cut = chunk.end
+        pieces.append(text[cut:])
+        return "\n".join(pieces)
 
     @classmethod
     def load(cls, index: Index, aliases_file: Path) -> "Snapshot":

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 import app
+from bench.load import stop_app
 from prompts import ABSTENTION
 from retrieval.answer import Answer, Quote
 from retrieval.assistant import Assistant
@@ -122,12 +123,7 @@ def test_serve_answers_the_page_before_the_model_is_loaded_then_answers(cli_env,
         assert any("must be preserved and strengthened" in q["text"] for q in data["quotes"])
         assert "Loading the model and index…\nReady: 5 articles indexed.\n" in log.read_text()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_app(server)
 
 
 # -- in-process, on the shared assistant -------------------------------------------------------------------
