@@ -115,17 +115,18 @@ def worker(kind: str, corpus_dir: Path, index_dir: Path, label: str) -> dict:
     from retrieval.embedding import Embedder
     from retrieval.settings import Settings
 
+    settings = Settings(index_dir=index_dir, corpus_dir=corpus_dir)
     t0 = time.perf_counter()
-    embedder = Embedder()
+    embedder = Embedder.from_settings(settings)
     embedder.embed_query("warm up the encoder")
     model_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    assistant = Assistant(Settings(index_dir=index_dir, corpus_dir=corpus_dir), embedder=embedder)
+    assistant = Assistant(settings, embedder=embedder)
     open_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     report = assistant.ingest(progress=_progress_bar(f"embedding {label}"))
     ingest_s = time.perf_counter() - t0
-    result = {"label": label, "model_load_s": model_s, "open_index_s": open_s,
+    result = {"label": label, "encoder": embedder.identity, "model_load_s": model_s, "open_index_s": open_s,
               "chunks": assistant.index.chunks.count(), "articles": len(assistant.snapshot.articles),
               "chunks_embedded": report.chunks_embedded, "built_this_run": report.chunks_embedded > 0,
               "ingest_s": ingest_s if report.chunks_embedded else None,

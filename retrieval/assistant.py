@@ -21,7 +21,7 @@ from .quotes import QuoteSelector
 from .search import HybridRetriever
 from .settings import Settings
 from .snapshot import Snapshot
-from .store import Index, open_client
+from .store import Index, collection_name, open_client
 
 
 class Assistant:
@@ -34,8 +34,9 @@ class Assistant:
         self.settings = settings or Settings()
         self.llm = llm or (make_llm(self.settings.llm, self.settings.llm_base_url, self.settings.llm_timeout)
                            if self.settings.llm else None)
-        self.index = Index(open_client(self.settings), self.settings.collection)
-        self.embedder = embedder or Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+        self.embedder = embedder or Embedder.from_settings(self.settings)
+        self.index = Index(open_client(self.settings), collection_name(self.settings.collection, self.embedder.encoder),
+                           self.embedder.identity)
         self._lock = threading.Lock()
         self._reload()
 

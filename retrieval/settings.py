@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,10 @@ class Settings(BaseSettings):
 
     embed_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     embed_batch_size: int = 32
+    # "onnx-int8": an int8 ONNX copy of the model, exported once into model_cache_dir; faster
+    # encoding and a start-up without torch. Each encoder has its own collections in the index.
+    encoder: Literal["torch", "onnx-int8"] = "torch"
+    model_cache_dir: Path = PROJECT_DIR / "models"
     aliases_file: Path = PROJECT_DIR / "retrieval" / "aliases.json"
 
     chunk_chars: int = 600          # target chunk size; chunks break at sentence ends

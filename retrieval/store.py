@@ -69,22 +69,38 @@ def _forget_failed_store(path: str) -> None:
         pass
 
 
+def collection_name(base: str, encoder: str) -> str:
+    """The collection of one encoder's vectors: ``base`` for the default (torch), else suffixed,
+    so switching encoders keeps both indexes instead of mixing their vectors."""
+    return base if encoder == "torch" else f"{base}-{encoder}"
+
+
 def chunk_id(doc_hash: str, chunk: Chunk) -> str:
     return f"{doc_hash[:24]}:{chunk.start}:{chunk.end}"
 
 
 class Index:
-    """Chunks (with their vectors) and article records in two Chroma collections."""
+    """Chunks (with their vectors) and article records in two Chroma collections. The chunk
+    collection records the identity of the embedder that wrote its vectors (``embedder``); an
+    index written by another model cannot be opened with this one."""
 
-    def __init__(self, client, name: str):
+    def __init__(self, client, name: str, embedder: str):
         try:
             self.chunks = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedder": embedder})
             # Article records carry no meaningful vector; Chroma requires one, so it is [0].
             self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
+            recorded = (self.chunks.metadata or {}).get("embedder")
+            if recorded is None:       # written before embedders were recorded
+                self.chunks.modify(metadata={"embedder": embedder})
         except Exception as err:
             raise IndexUnavailable(f"Cannot open the index collections ({err}). Delete the index folder "
                                    "and run 'python app.py ingest' to rebuild it.") from err
+        if recorded not in (None, embedder):
+            raise IndexUnavailable(f"The index collection {name!r} holds vectors of {recorded!r}, not of {embedder!r}. "
+                                   "Set QA_EMBED_MODEL back, or use another QA_COLLECTION or QA_INDEX_DIR for this "
+                                   "model (it is then indexed afresh).")
 
     # -- reading -------------------------------------------------------------------------
     def committed(self) -> dict[str, ArticleRecord]:

@@ -153,7 +153,8 @@ def run_ingest(env: dict, index: Path, kill_after_write: float | None = None, ti
 def committed_versions(index_dir: Path, settings: Settings) -> tuple[dict[tuple[str, str], set[str]], list[str]]:
     """What a reader sees in the index at ``index_dir``: ``(source, doc_hash) -> chunk ids`` of the
     committed articles, and every chunk id stored (committed or not)."""
-    index = Index(open_client(settings.model_copy(update={"index_dir": index_dir})), settings.collection)
+    index = Index(open_client(settings.model_copy(update={"index_dir": index_dir})), settings.collection,
+                  settings.embed_model)
     committed = index.committed()
     seen: dict[tuple[str, str], set[str]] = {(s, r.doc_hash): set() for s, r in committed.items()}
     for chunk in index.committed_chunks(committed):

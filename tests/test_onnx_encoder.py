@@ -1,0 +1,104 @@
+"""The optional int8 ONNX encoder: exported locally from the packaged model, close to the torch
+encoder, deterministic per text, kept in its own collection, and free of torch at run time."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from retrieval.assistant import Assistant
+from retrieval.embedding import Embedder, model_dir
+from retrieval.errors import IndexUnavailable, ModelUnavailable
+from retrieval.onnx_encoder import MODEL_FILE, OnnxInt8Encoder, export_dir
+from retrieval.settings import Settings
+from retrieval.store import Index, open_client
+
+from tests.conftest import CORPUS, ROOT
+
+SENTENCES = ["Kataib Hezbollah said it would not hand over its weapons.",
+             "The prime minister met militia leaders in Baghdad on Tuesday.",
+             "Parliament debated the law on the Popular Mobilization Forces.",
+             "Rain is expected in the north of the country this weekend."]
+
+
+@pytest.fixture(scope="session")
+def int8_cache(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("models")
+    Embedder(encoder="onnx-int8", cache_dir=cache)      # exports once for the session
+    return cache
+
+
+@pytest.fixture(scope="session")
+def int8(int8_cache) -> Embedder:
+    return Embedder(encoder="onnx-int8", cache_dir=int8_cache)
+
+
+def test_export_is_written_once_in_a_folder_keyed_by_the_model(int8_cache, int8):
+    target = export_dir(model_dir(int8.model_name), int8_cache)
+    assert [p.name for p in int8_cache.iterdir()] == [target.name]
+    written = (target / MODEL_FILE).stat().st_mtime_ns
+    Embedder(encoder="onnx-int8", cache_dir=int8_cache)
+    assert (target / MODEL_FILE).stat().st_mtime_ns == written
+    assert sorted(p.name for p in target.iterdir()) == ["1_Pooling", MODEL_FILE, "modules.json",
+                                                         "sentence_bert_config.json", "tokenizer.json"]
+    assert int8.identity == "sentence-transformers/all-MiniLM-L6-v2 (onnx-int8)"
+
+
+def test_vectors_are_close_to_the_torch_encoder_and_rank_alike(int8, embedder):
+    a, b = np.array(int8.embed_documents(SENTENCES)), np.array(embedder.embed_documents(SENTENCES))
+    assert a.shape == b.shape == (4, 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() > 0.97
+    query = "Will the militias give up their arms?"
+    assert np.argsort(a @ np.array(int8.embed_query(query))).tolist() == \
+        np.argsort(b @ np.array(embedder.embed_query(query))).tolist()
+
+
+def test_a_texts_vector_does_not_depend_on_its_batch(int8):
+    alone = np.array([int8.embed_query(s) for s in SENTENCES])
+    together = np.array(int8.embed_documents(SENTENCES))
+    assert np.array_equal(alone, together)
+    assert int8.embed_documents([]) == []
+
+
+def test_unsupported_model_pipelines_are_refused_before_loading(tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(model_dir("sentence-transformers/all-MiniLM-L6-v2"), model)
+    pooling = json.loads((model / "1_Pooling" / "config.json").read_text())
+    (model / "1_Pooling" / "config.json").write_text(json.dumps({**pooling, "pooling_mode_max_tokens": True}))
+    with pytest.raises(ModelUnavailable, match="supports Transformer -> Pooling"):
+        OnnxInt8Encoder(model)
+    with pytest.raises(ModelUnavailable, match="Unknown encoder 'onnx-fp16'"):
+        Embedder(encoder="onnx-fp16")
+
+
+def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(tmp_path, int8, int8_cache, embedder):
+    settings = Settings(index_dir=tmp_path / "index", corpus_dir=CORPUS, encoder="onnx-int8", model_cache_dir=int8_cache)
+    fast = Assistant(settings, embedder=int8)
+    fast.ingest()
+    answer = fast.ask("What did Khamenei say about the PMF?")
+    assert not answer.abstained
+    for quote in answer.quotes:
+        assert (CORPUS / quote.source).read_text(encoding="utf-8")[quote.start:quote.end] == quote.text
+    client = open_client(settings)
+    assert sorted(c.name for c in client.list_collections()) == ["articles-onnx-int8", "articles-onnx-int8-articles"]
+    plain = Assistant(settings.model_copy(update={"encoder": "torch"}), embedder=embedder)
+    assert plain.index.chunks.count() == 0            # the torch collection starts empty: no mixed vectors
+    with pytest.raises(IndexUnavailable, match="holds vectors of 'sentence-transformers/all-MiniLM-L6-v2 "
+                                               r"\(onnx-int8\)', not of 'another-model'"):
+        Index(client, "articles-onnx-int8", "another-model")
+
+
+def test_a_process_using_the_exported_encoder_never_imports_torch(tmp_path, int8_cache):
+    code = ("import sys; from retrieval import ask; a = ask('What did Khamenei say about the PMF?'); "
+            "print(a.abstained, len(a.quotes), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    env = dict(os.environ, QA_ENCODER="onnx-int8", QA_MODEL_CACHE_DIR=str(int8_cache),
+               QA_INDEX_DIR=str(tmp_path / "index"), QA_CORPUS_DIR=str(CORPUS), HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-4:] == ["False", "2", "False", "False"]
