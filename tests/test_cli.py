@@ -14,6 +14,7 @@ import pytest
 import app
 from bench.load import stop_app
 from prompts import ABSTENTION
+from retrieval import render
 from retrieval.answer import Answer, Quote
 from retrieval.assistant import Assistant
 from tests.conftest import CORPUS, ROOT, free_port
@@ -130,7 +131,7 @@ def test_serve_answers_the_page_before_the_model_is_loaded_then_answers(cli_env,
 def test_ask_prints_the_answer_then_one_citation_per_quote(assistant, capsys):
     assert app.main(["ask", KHAMENEI], get_assistant=lambda: assistant) == 0
     answer = assistant.ask(KHAMENEI)
-    cites = [app.citation(n, q) for n, q in enumerate(answer.quotes, start=1)]  # format: the test below
+    cites = [render.citation(n, q) for n, q in enumerate(answer.quotes, start=1)]  # format: the test below
     assert capsys.readouterr().out == "\n".join([answer.answer, "", *cites]) + "\n"
 
 
@@ -138,7 +139,7 @@ def test_citations_name_the_outlet_else_the_title_else_the_file():
     quotes = [Quote("A.", "a.txt", "A title", "Defence Talks", "2025-06-14", "https://example.org/a", 0, 2, 0.9),
               Quote("B.", "b.txt", "B title", None, None, None, 5, 7, 0.8),
               Quote("C.", "c.txt", None, None, None, None, 10, 12, 0.7)]
-    text = app.format_answer(Answer("q", "The answer.", False, quotes))
+    text = render.format_answer(Answer("q", "The answer.", False, quotes))
     assert text == ("The answer.\n\n"
                     "[1] Defence Talks, 2025-06-14 — a.txt:0-2 https://example.org/a\n"
                     "[2] B title, undated — b.txt:5-7\n"

@@ -11,6 +11,7 @@ from gradio_client.exceptions import AppError
 
 import app
 from prompts import ABSTENTION
+from retrieval import render
 from retrieval.answer import Answer, Quote
 from retrieval.metadata import ArticleMeta
 from retrieval.store import ArticleRecord
@@ -26,7 +27,7 @@ def client(ui_url) -> Client:
     return Client(ui_url, verbose=False)
 
 
-text_of = app.message_text
+text_of = render.message_text
 NO_FILTERS = ([], [], "", "", "Answer")   # outlets, articles, since, until, view
 
 
@@ -61,7 +62,7 @@ def test_chat_answer_cites_numbered_quotes_and_the_sources_panel_highlights_them
     assert [m["role"] for m in chat] == ["user", "assistant"]
     assert text_of(chat[0]) == KHAMENEI
     reply = text_of(chat[1])
-    assert reply == app.chat_markdown(answer)
+    assert reply == render.chat_markdown(answer)
     assert PHRASE in reply
     for n, quote in enumerate(answer.quotes, start=1):
         assert f"**\\[{n}\\]** " in reply
@@ -76,7 +77,7 @@ def test_chat_answer_cites_numbered_quotes_and_the_sources_panel_highlights_them
 def test_chat_abstention_shows_the_sentence_and_no_sources(client):
     chat, sources, _ = client.predict("Who won the 2022 FIFA World Cup?", [], *NO_FILTERS, api_name="/respond")
     assert text_of(chat[-1]) == ABSTENTION
-    assert sources == app.NO_SOURCES
+    assert sources == render.NO_SOURCES
 
 
 def test_chat_shows_a_loading_status_until_the_assistant_is_ready(assistant):
@@ -110,7 +111,7 @@ def test_context_html_escapes_article_text_and_marks_only_the_quote():
     text = "<b>Intro</b> & more. <script>alert(1)</script> said it. The end <img src=x onerror=alert(2)>"
     start = text.index("<script>")
     end = text.index(" The end")
-    assert app.context_html(text, start, end) == (
+    assert render.context_html(text, start, end) == (
         "&lt;b&gt;Intro&lt;/b&gt; &amp; more. <mark>&lt;script&gt;alert(1)&lt;/script&gt; said it.</mark>"
         " The end &lt;img src=x onerror=alert(2)&gt;")
 
@@ -118,7 +119,7 @@ def test_context_html_escapes_article_text_and_marks_only_the_quote():
 def test_context_html_cuts_the_context_at_word_boundaries():
     words = " ".join(f"w{i:03d}" for i in range(200))        # 5 characters a word with its space
     start, end = words.index("w100"), words.index("w100") + 4
-    html = app.context_html(words, start, end, chars=22)
+    html = render.context_html(words, start, end, chars=22)
     assert html == "…w096 w097 w098 w099 <mark>w100</mark> w101 w102 w103 w104…"
 
 
@@ -128,16 +129,16 @@ def test_sources_panel_escapes_metadata_and_refuses_script_urls():
     meta = ArticleMeta(title="<script>x</script>", outlet="A & B", published=None, url="javascript:alert(1)")
     record = ArticleRecord("x.txt", "hash", text, meta, 1)
     quote = Quote(text[start:end], "x.txt", meta.title, meta.outlet, None, meta.url, start, end, 0.9)
-    panel = app.sources_html(Answer("q", "a", False, [quote]), {"x.txt": record})
+    panel = render.sources_html(Answer("q", "a", False, [quote]), {"x.txt": record})
     assert "<script>" not in panel and "<i>" not in panel and "javascript:" not in panel
     assert "A &amp; B · “&lt;script&gt;x&lt;/script&gt;” · undated" in panel
     assert "<mark>Quoted &lt;i&gt;words&lt;/i&gt;.</mark>" in panel
 
 
 def test_chat_markdown_shows_article_text_literally():
-    assert app.md_escape("*a* [b](http://x) <img src=x> $$ _c_ # d") == (
+    assert render.md_escape("*a* [b](http://x) <img src=x> $$ _c_ # d") == (
         r"\*a\* \[b\]\(http://x\) &lt;img src=x&gt; \$\$ \_c\_ \# d")
-    assert app.chat_markdown(Answer("q", ABSTENTION, True, [])) == ABSTENTION
+    assert render.chat_markdown(Answer("q", ABSTENTION, True, [])) == ABSTENTION
 
 
 def test_a_follow_up_in_the_chat_is_made_standalone_and_shown(client):

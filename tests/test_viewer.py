@@ -1,5 +1,5 @@
 """The source viewer: the cleaned article, the quote highlighted by its offsets, text escaped."""
-import app
+from retrieval import render
 from retrieval.viewer import highlight_parts
 
 TEXT = ("Top 5 This Week\nHarbour talks stall in Port Avel\n\n"
@@ -20,7 +20,7 @@ def test_paragraphs_leave_out_furniture_and_mark_the_quote_by_offsets():
 
 def test_article_html_escapes_the_text_before_highlighting():
     start = TEXT.index("Talks <b>")
-    html = app.article_html(TEXT, start, start + len("Talks <b>stalled</b>"))
+    html = render.article_html(TEXT, start, start + len("Talks <b>stalled</b>"))
     assert "<mark>Talks &lt;b&gt;stalled&lt;/b&gt;</mark>" in html
     assert "<b>" not in html and "Advertisement" not in html and "Great article" not in html
     assert html.startswith('<details class="article"><summary>Show in the article</summary><p>Harbour talks stall in Port Avel</p>')
