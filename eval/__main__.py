@@ -21,10 +21,14 @@ def main() -> None:
     parser.add_argument("--write-baseline", action="store_true", help=f"save the metrics to {BASELINE.name}")
     args = parser.parse_args()
     settings = Settings(aliases_file=Path(args.aliases)) if args.aliases else Settings()
+    if args.write_baseline and (settings.encoder != "torch" or args.aliases or args.kind):
+        parser.error("the baseline is for the default settings: all questions, default aliases and encoder")
     assistant = Assistant(settings)
     assistant.ingest()
     questions = [q for q in load_questions(Path(args.questions)) if args.kind in (None, q["kind"])]
     report = run_eval(assistant, questions)
+    if not args.json:
+        print(f"encoder: {assistant.embedder.identity}")
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
     if args.failures:
         print("\n".join(report.failures))
