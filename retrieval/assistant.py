@@ -43,7 +43,7 @@ class Assistant:
     def _reload(self) -> None:
         s = self.settings
         self.snapshot = Snapshot.load(self.index, s.aliases_file)
-        self.retriever = HybridRetriever(index=self.index, snapshot=self.snapshot, embedder=self.embedder,
+        self.retriever = HybridRetriever(snapshot=self.snapshot, embedder=self.embedder,
                                          candidates=s.candidates, k=s.retrieve_k)
         self.selector = QuoteSelector(self.snapshot, s.min_coverage, s.min_score, s.max_quotes)
         self.chain = build_chain(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")

@@ -12,7 +12,7 @@ from pydantic import ConfigDict
 from .embedding import Embedder
 from .question import Question
 from .snapshot import Snapshot
-from .store import Index, StoredChunk
+from .store import StoredChunk
 
 RRF_K = 60
 
@@ -30,7 +30,6 @@ class HybridRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    index: Index
     snapshot: Snapshot
     embedder: Embedder
     candidates: int = 30
@@ -39,25 +38,17 @@ class HybridRetriever(BaseRetriever):
     def hits(self, question: Question, k: int | None = None, sources: frozenset[str] | None = None) -> list[Hit]:
         """The ``k`` best chunks (default ``self.k``) by fused rank, of ``sources`` only if given."""
         vector = np.asarray(self.embedder.embed_query(question.dense_text or question.text), dtype=np.float32)
-        dense = [(cid, sim) for cid, sim in self.index.query(vector.tolist(), self.candidates, sources)
-                 if cid in self.snapshot.position]
         mask = self.snapshot.mask(sources) if sources is not None else None
+        dense = self.snapshot.nearest(vector, self.candidates, mask)
         lexical = self.snapshot.lexical.search(question.query_terms, self.candidates, mask)
-        fused: dict[str, float] = {}
-        for rank, (cid, _) in enumerate(dense):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-        for rank, (pos, _) in enumerate(lexical):
-            cid = self.snapshot.chunks[pos].id
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        fused: dict[int, float] = {}
+        for ranked in (dense, lexical):
+            for rank, (pos, _) in enumerate(ranked):
+                fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank + 1)
         top = sorted(fused, key=fused.get, reverse=True)[:k or self.k]
-        similarity = dict(dense)
-        missing = [cid for cid in top if cid not in similarity]
-        if missing:
-            for cid, vec in self.index.vectors(missing).items():
-                similarity[cid] = float(np.dot(vector, np.asarray(vec, dtype=np.float32)))
-        bm25 = {self.snapshot.chunks[pos].id: score for pos, score in lexical}
-        return [Hit(self.snapshot.chunks[self.snapshot.position[cid]], fused[cid], similarity[cid], bm25.get(cid, 0.0))
-                for cid in top]
+        bm25 = dict(lexical)
+        return [Hit(self.snapshot.chunks[pos], fused[pos], float(self.snapshot.vectors[pos] @ vector), bm25.get(pos, 0.0))
+                for pos in top]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return self.documents(query)

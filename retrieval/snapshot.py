@@ -17,9 +17,13 @@ from .textnorm import terms
 
 
 class Snapshot:
-    def __init__(self, articles: dict[str, ArticleRecord], chunks: list[StoredChunk], aliases: AliasTable):
+    def __init__(self, articles: dict[str, ArticleRecord], chunks: list[StoredChunk], vectors: np.ndarray,
+                 aliases: AliasTable):
+        """``vectors``: one row per chunk, in the order of ``chunks``."""
         self.articles = articles
-        self.chunks = sorted(chunks, key=lambda c: (c.source, c.start))
+        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
+        self.chunks = [chunks[i] for i in order]
+        self.vectors = vectors[order] if len(order) else vectors
         self.position = {c.id: i for i, c in enumerate(self.chunks)}
         self._by_source: dict[str, list[StoredChunk]] = defaultdict(list)
         for chunk in self.chunks:
@@ -47,7 +51,24 @@ class Snapshot:
     @classmethod
     def load(cls, index: Index, aliases_file: Path) -> "Snapshot":
         articles = index.committed()
-        return cls(articles, list(index.committed_chunks(articles)), AliasTable.load(aliases_file))
+        return cls(articles, *index.committed_chunks(articles), AliasTable.load(aliases_file))
+
+    def nearest(self, vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """``(position, cosine similarity)`` of the ``n`` chunks nearest to ``vector`` (of those in
+        ``mask``), by exact search: one matrix product, under a millisecond at 100k chunks. Chroma's
+        approximate search missed most true neighbours there (README, Quality and performance)."""
+        if not len(self.chunks):
+            return []
+        similarity = self.vectors @ vector
+        if mask is not None:
+            similarity = np.where(mask, similarity, -np.inf)
+            n = min(n, int(mask.sum()))
+        n = min(n, len(similarity))
+        if n <= 0:
+            return []
+        top = np.argpartition(-similarity, n - 1)[:n]
+        top = top[np.argsort(-similarity[top], kind="stable")]
+        return [(int(i), float(similarity[i])) for i in top]
 
     def mask(self, sources: frozenset[str]) -> np.ndarray:
         """One boolean a chunk: whether it belongs to one of ``sources``."""

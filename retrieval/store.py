@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Iterator
+
+import numpy as np
 
 from .chunking import Chunk
 from .errors import IndexUnavailable
@@ -111,20 +112,23 @@ class Index:
                 records[source] = ArticleRecord(source, meta["doc_hash"], text, ArticleMeta(**fields), meta["n_chunks"])
         return records
 
-    def committed_chunks(self, committed: dict[str, ArticleRecord]) -> Iterator[StoredChunk]:
-        """Every chunk of a committed article version, in storage order."""
-        for ids, docs, metas in self._pages(self.chunks, ["documents", "metadatas"]):
-            for cid, text, meta in zip(ids, docs, metas):
+    def committed_chunks(self, committed: dict[str, ArticleRecord]) -> tuple[list[StoredChunk], np.ndarray]:
+        """Every chunk of a committed article version, in storage order, and their vectors (a row each)."""
+        chunks, rows = [], []
+        for ids, docs, metas, vectors in self._pages(self.chunks, ["documents", "metadatas", "embeddings"]):
+            keep = []
+            for row, (cid, text, meta) in enumerate(zip(ids, docs, metas)):
                 record = committed.get(meta["source"])
                 if record and record.doc_hash == meta["doc_hash"]:
-                    yield StoredChunk(cid, meta["source"], meta["start"], meta["end"], text)
-
-    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
-        got = self.chunks.get(ids=ids, include=["embeddings"])
-        return dict(zip(got["ids"], got["embeddings"]))
+                    chunks.append(StoredChunk(cid, meta["source"], meta["start"], meta["end"], text))
+                    keep.append(row)
+            rows.append(np.asarray(vectors, dtype=np.float32)[keep])
+        return chunks, (np.concatenate(rows) if chunks else np.empty((0, 0), dtype=np.float32))
 
     def query(self, vector: list[float], n: int, sources: frozenset[str] | None = None) -> list[tuple[str, float]]:
-        """``(chunk id, cosine similarity)`` of the nearest chunks (of ``sources`` only, if given)."""
+        """``(chunk id, cosine similarity)`` of the nearest chunks by Chroma's approximate (HNSW)
+        search. Retrieval does not use it (its search is exact, see ``Snapshot.nearest``); the
+        benchmark measures it as the bare reference and for its recall."""
         count = self.chunks.count()
         if not count:
             return []
@@ -165,10 +169,12 @@ class Index:
 
     @staticmethod
     def _pages(collection, include: list[str]):
+        """``(ids, documents, metadatas[, embeddings])`` a page at a time."""
         offset = 0
         while True:
             got = collection.get(include=include, limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
-            yield got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"]
+            page = (got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"])
+            yield page + (got["embeddings"],) if "embeddings" in include else page
             offset += len(got["ids"])

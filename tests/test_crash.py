@@ -157,7 +157,7 @@ def committed_versions(index_dir: Path, settings: Settings) -> tuple[dict[tuple[
                   settings.embed_model)
     committed = index.committed()
     seen: dict[tuple[str, str], set[str]] = {(s, r.doc_hash): set() for s, r in committed.items()}
-    for chunk in index.committed_chunks(committed):
+    for chunk in index.committed_chunks(committed)[0]:
         seen[(chunk.source, committed[chunk.source].doc_hash)].add(chunk.id)
     return seen, index.chunks.get(include=[])["ids"]
 

@@ -94,7 +94,7 @@ def test_interrupted_write_is_invisible_and_cleaned_up(tmp_path, make_assistant)
                                   metadatas=[{"source": "talks.txt", "doc_hash": record.doc_hash, "start": c.start,
                                               "end": c.end, "index": c.index, "text_hash": c.text_hash} for c in chunks])
     assert assistant.index.committed() == {}
-    assert list(assistant.index.committed_chunks({})) == []
+    assert assistant.index.committed_chunks({})[0] == []
     report = assistant.ingest()
     assert report.added == ["talks.txt"]
     assert chunk_ids(assistant) == sorted(chunk_id(record.doc_hash, c) for c in chunks)
