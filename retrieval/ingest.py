@@ -137,8 +137,8 @@ def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Pat
 
     Only one ingest runs at a time (a lock file in the index folder; ``wait`` seconds are
     allowed for another to finish before ``IndexBusy``). Articles are embedded
-    in batches of about ``flush_chunks`` chunks and committed one by one, so an interrupted
-    ingest resumes where it stopped."""
+    and committed in batches of about ``flush_chunks`` chunks, so an interrupted ingest
+    resumes from the last committed batch."""
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / "ingest.lock"))
     try:
@@ -201,9 +201,9 @@ def _embed_and_write(batch: list[_Prepared], index: Index, embedder: Embedder, r
     todo = {c.text_hash: c.text for p in batch for c in p.chunks if c.text_hash not in p.reusable}
     fresh = dict(zip(todo, embedder.embed_documents(list(todo.values()))))
     report.chunks_embedded += len(todo)
+    index.write_articles([(p.record, p.chunks, [p.reusable.get(c.text_hash) or fresh[c.text_hash] for c in p.chunks])
+                          for p in batch], replaced={p.record.source for p in batch if p.is_update})
     for p in batch:
-        vectors = [p.reusable.get(c.text_hash) or fresh[c.text_hash] for c in p.chunks]
         report.chunks_reused += sum(c.text_hash in p.reusable for c in p.chunks)
-        index.write_article(p.record, p.chunks, vectors)
         (report.updated if p.is_update else report.added).append(p.record.source)
     return sum(len(p.chunks) for p in batch)
