@@ -269,9 +269,12 @@ def cold_ui(index_dir: Path, timeout: float = 240) -> dict:
 # -- scale ----------------------------------------------------------------------------------
 def scale(size: int) -> dict:
     from bench.synthetic import build_corpus
+    from retrieval.settings import Settings
 
     base = CACHE / str(size)
-    corpus_dir, index_dir, marker = base / "corpus", base / "index", base / "corpus.json"
+    encoder = Settings().encoder        # QA_ENCODER; each encoder's index in its own folder, so sizes stay apart
+    index_dir = base / ("index" if encoder == "torch" else f"index-{encoder}")
+    corpus_dir, marker = base / "corpus", base / "corpus.json"
     if not marker.exists():
         print(f"[scale {size}] generating synthetic corpus ...", flush=True)
         info = build_corpus(size, corpus_dir, CORPUS)
