@@ -123,6 +123,8 @@ class OnnxInt8Encoder:
         self.tokenizer.no_padding()
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # No busy-waiting between runs: the rest of a question (BM25, scoring) needs the cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
