@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +72,9 @@ def export_int8(source: Path, target: Path) -> Path:
                               input_names=names, output_names=["last_hidden_state"], opset_version=17,
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
                               dynamo=False)
-        quiet = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)   # the quantizer logs advice to the root logger
-        try:
+        with _root_logger_untouched():
             quantize_dynamic(str(work / "model.onnx"), str(work / MODEL_FILE), weight_type=QuantType.QInt8,
                              per_channel=True, op_types_to_quantize=["MatMul"])
-        finally:
-            logging.getLogger().setLevel(quiet)
         (work / "model.onnx").unlink()
         for name in _COPIED:
             if (source / name).exists():
@@ -92,6 +89,21 @@ def export_int8(source: Path, target: Path) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+@contextmanager
+def _root_logger_untouched():
+    """The quantizer logs advice through ``logging.warning``, which also installs a root handler
+    (``basicConfig``) that would print every library's debug records afterwards: silence it and
+    put the root logger back as it was."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 def _check_pipeline(model_dir: Path) -> tuple[str, bool, int]:

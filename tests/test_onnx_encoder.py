@@ -102,3 +102,20 @@ def test_a_process_using_the_exported_encoder_never_imports_torch(tmp_path, int8
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-4:] == ["False", "2", "False", "False"]
+
+
+def test_the_export_leaves_the_root_logger_as_it_was():
+    import logging
+
+    from retrieval.onnx_encoder import _root_logger_untouched
+
+    root = logging.getLogger()
+    level, saved = root.level, root.handlers[:]
+    root.handlers[:] = []            # as in the CLI: no handler, so logging.warning would call basicConfig
+    try:
+        with _root_logger_untouched():
+            logging.warning("advice from a library")
+            assert root.level == logging.ERROR
+        assert (root.level, root.handlers) == (level, [])
+    finally:
+        root.handlers[:] = saved
