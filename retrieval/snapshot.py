@@ -23,8 +23,11 @@ class Snapshot:
         self.articles = articles
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
         self.chunks = [chunks[i] for i in order]
-        self.vectors = vectors[order] if len(order) else vectors
+        self.vectors = vectors[order]
         self.position = {c.id: i for i, c in enumerate(self.chunks)}
+        self._source_code = {source: code for code, source in enumerate(articles)}
+        self._chunk_source = np.fromiter((self._source_code[c.source] for c in self.chunks), dtype=np.int32,
+                                         count=len(self.chunks))
         self._by_source: dict[str, list[StoredChunk]] = defaultdict(list)
         for chunk in self.chunks:
             self._by_source[chunk.source].append(chunk)
@@ -72,7 +75,7 @@ class Snapshot:
 
     def mask(self, sources: frozenset[str]) -> np.ndarray:
         """One boolean a chunk: whether it belongs to one of ``sources``."""
-        return np.fromiter((c.source in sources for c in self.chunks), dtype=bool, count=len(self.chunks))
+        return np.isin(self._chunk_source, [self._source_code[s] for s in sources if s in self._source_code])
 
     def article_terms(self, source: str) -> set[str]:
         """Every index term of a source's indexed text."""
