@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import _chunk_texts, _time  # noqa: E402  (needs the repository on sys.path)
+from bench.run import chunk_texts, timed  # noqa: E402  (needs the repository on sys.path)
 from bench.stats import percentile  # noqa: E402
 from bench.synthetic import make_article  # noqa: E402
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         loaded[encoder].embed_query("warm up")
         print(f"{encoder}: loaded in {time.perf_counter() - t0:.1f} s", flush=True)
     rng = random.Random(7)
-    sets = {"article chunks": _chunk_texts(settings),
+    sets = {"article chunks": chunk_texts(settings),
             "short synthetic chunks": [p for _ in range(40) for p in make_article(rng).split("\n\n")[1:]][:300]}
     questions = [q["question"] for q in load_questions()]
     rows = []
@@ -48,13 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         seconds = {e: [] for e in loaded}
         for _ in range(args.runs):
             for encoder, embedder in loaded.items():
-                seconds[encoder].append(_time(lambda: embedder.embed_documents(texts)))
+                seconds[encoder].append(timed(lambda: embedder.embed_documents(texts)))
         rate = {e: len(texts) / statistics.median(s) for e, s in seconds.items()}
         rows.append((f"{name} ({len(texts)})", rate["torch"], rate["onnx-int8"]))
     query_ms = {e: [] for e in loaded}
     for q in questions:
         for encoder, embedder in loaded.items():
-            query_ms[encoder].append(1000 * _time(lambda: embedder.embed_query(q)))
+            query_ms[encoder].append(1000 * timed(lambda: embedder.embed_query(q)))
     a = np.array(loaded["torch"].embed_documents(sets["article chunks"]))
     b = np.array(loaded["onnx-int8"].embed_documents(sets["article chunks"]))
     cosine = (a * b).sum(axis=1)

@@ -120,13 +120,13 @@ def measure_queries(assistant, questions: list[dict], passes: int = 2) -> dict:
             "answerable": len(answerable), "hits_at_4": hits / len(answerable) if answerable else 0.0}
 
 
-def _time(fn) -> float:
+def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-def _chunk_texts(settings) -> list[str]:
+def chunk_texts(settings) -> list[str]:
     """The distinct chunk texts ingest will embed, from the corpus files (no index needed)."""
     from retrieval.ingest import corpus_files, prepare_article, source_name
     from retrieval.loading import read_article
@@ -143,13 +143,13 @@ def ingest_vs_bare(settings, embedder, runs: int = 5) -> dict:
     texts, alternated ``runs`` times (a shared CPU varies by ±30% between single runs); medians."""
     from retrieval.assistant import Assistant
 
-    texts = _chunk_texts(settings)
+    texts = chunk_texts(settings)
     bare_s, ingest_s = [], []
     for _ in range(runs):
-        bare_s.append(_time(lambda: embedder.embed_documents(texts)))
+        bare_s.append(timed(lambda: embedder.embed_documents(texts)))
         with tempfile.TemporaryDirectory(prefix="bench-ingest-") as index_dir:
             fresh = Assistant(settings.model_copy(update={"index_dir": Path(index_dir)}), embedder=embedder)
-            ingest_s.append(_time(fresh.ingest))
+            ingest_s.append(timed(fresh.ingest))
     bare, ingest = statistics.median(bare_s), statistics.median(ingest_s)
     return {"bare_embed_chunks": len(texts), "bare_embed_s": bare, "bare_embed_runs_s": bare_s,
             "ingest_runs_s": ingest_s, "bare_embed_chunks_per_s": len(texts) / bare,
