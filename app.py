@@ -26,12 +26,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from retrieval.answer import Answer, clean_question
 from retrieval.errors import AssistantError
-from retrieval.filters import Filters, resolve
-from retrieval.render import (EMPTY_SOURCES, SOURCES_CSS, chat_markdown, chunk_dict, format_answer, format_chunks,
-                              md_escape, md_unescape, message_text, panel, sources_html)
+from retrieval.present.render import (EMPTY_SOURCES, SOURCES_CSS, chat_markdown, chunk_dict, format_answer, format_chunks,
+                                      md_escape, md_unescape, message_text, panel, sources_html)
+from retrieval.search.filters import Filters, resolve
 from retrieval.settings import Settings
+from retrieval.text.question import clean_question
+from retrieval.types import Answer
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -355,7 +356,7 @@ def write_brief(path: str | None, answers: list[Answer]) -> list[Path]:
     """``brief.md`` and ``brief.json`` side by side (whichever of the two names is given)."""
     if not path:
         return []
-    from retrieval.export import brief_json, brief_markdown
+    from retrieval.present.export import brief_json, brief_markdown
 
     base = Path(path).with_suffix("")
     written = [base.with_suffix(".md"), base.with_suffix(".json")]

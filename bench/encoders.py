@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     from eval.runner import load_questions
-    from retrieval.embedding import Embedder
+    from retrieval.index.embedding import Embedder
     from retrieval.settings import Settings
 
     settings = Settings()

@@ -128,9 +128,9 @@ def timed(fn) -> float:
 
 def chunk_texts(settings) -> list[str]:
     """The distinct chunk texts ingest will embed, from the corpus files (no index needed)."""
-    from retrieval.ingest import corpus_files, prepare_article, source_name
-    from retrieval.loading import read_article
-    from retrieval.metadata import read_sidecar
+    from retrieval.ingest.loading import read_article
+    from retrieval.ingest.metadata import read_sidecar
+    from retrieval.ingest.pipeline import corpus_files, prepare_article, source_name
 
     texts = [c.text for path in corpus_files(settings)
              for c in prepare_article(source_name(path, settings), read_article(path, settings.max_file_bytes),
@@ -159,7 +159,7 @@ def ingest_vs_bare(settings, embedder, runs: int = 5) -> dict:
 def worker(kind: str, corpus_dir: Path, index_dir: Path, label: str) -> dict:
     from eval.runner import load_questions
     from retrieval.assistant import Assistant
-    from retrieval.embedding import Embedder
+    from retrieval.index.embedding import Embedder
     from retrieval.settings import Settings
 
     settings = Settings(index_dir=index_dir, corpus_dir=corpus_dir)

@@ -151,8 +151,8 @@ def build_corpus(target_chunks: int, out_dir: Path, real_corpus: Path, seed: int
     """Write copies of the real articles plus synthetic distractors into ``out_dir`` until the
     corpus holds about ``target_chunks`` chunks (counted with the project's own chunker).
     Returns {"articles": n, "chunks": n, "real_chunks": n}. Rebuilds ``out_dir`` from scratch."""
-    from retrieval.ingest import prepare_article
-    from retrieval.loading import read_article
+    from retrieval.ingest.loading import read_article
+    from retrieval.ingest.pipeline import prepare_article
 
     if out_dir.exists():
         shutil.rmtree(out_dir)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from retrieval.assistant import Assistant
-from retrieval.loading import read_article
+from retrieval.ingest.loading import read_article
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 BASELINE = Path(__file__).with_name("baseline.json")

@@ -9,19 +9,21 @@ from langchain_core.language_models import BaseChatModel
 
 from prompts import UNDATED_LEFT_OUT, fill
 
-from .answer import (Answer, build_chain, clean_question, compose_generative, document_attribution, extractive_answer,
-                     with_llm_notice)
-from .embedding import Embedder
-from .errors import InvalidQuestion
-from .filters import Filters, resolve
-from .followup import condense
-from .generative import answer_messages, draft, make_llm, unavailable, verify_reply
-from .ingest import IngestReport, Progress, ingest
-from .quotes import QuoteSelector
-from .search import HybridRetriever
-from .settings import Settings
-from .snapshot import Snapshot
-from .store import Index, collection_name, open_client
+from retrieval.answer.chain import build_chain, document_attribution, extractive_answer, with_llm_notice
+from retrieval.answer.compose import compose_generative
+from retrieval.answer.generative import answer_messages, draft, make_llm, unavailable, verify_reply
+from retrieval.answer.select import QuoteSelector
+from retrieval.errors import InvalidQuestion
+from retrieval.index.embedding import Embedder
+from retrieval.index.snapshot import Snapshot
+from retrieval.index.store import Index, collection_name, open_client
+from retrieval.ingest.pipeline import IngestReport, Progress, ingest
+from retrieval.search.filters import Filters, resolve
+from retrieval.search.hybrid import HybridRetriever
+from retrieval.settings import Settings
+from retrieval.text.followup import condense
+from retrieval.text.question import clean_question
+from retrieval.types import Answer
 
 
 class Assistant:

@@ -23,3 +23,11 @@ class IndexBusy(IndexUnavailable):
 
 class ModelUnavailable(AssistantError):
     """The embedding model cannot be loaded offline."""
+
+
+class InvalidFilter(AssistantError):
+    """A filter is malformed or matches no article."""
+
+
+class LLMUnavailable(AssistantError):
+    """The configured chat model cannot be reached or used."""

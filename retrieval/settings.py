@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     # encoding and a start-up without torch. Each encoder has its own collections in the index.
     encoder: Literal["torch", "onnx-int8"] = "torch"
     model_cache_dir: Path = PROJECT_DIR / "models"
-    aliases_file: Path = PROJECT_DIR / "retrieval" / "aliases.json"
+    aliases_file: Path = PROJECT_DIR / "retrieval" / "text" / "aliases.json"
 
     chunk_chars: int = 600          # target chunk size; chunks break at sentence ends
     candidates: int = 30            # per retriever (dense and BM25) before fusion

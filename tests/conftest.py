@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.assistant import Assistant
-from retrieval.embedding import Embedder
+from retrieval.index.embedding import Embedder
 from retrieval.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -98,8 +98,9 @@ def test_control_characters_and_mixed_scripts_are_tolerated(assistant):
 
 
 def test_every_template_placeholder_is_filled():
-    from retrieval.answer import compose, quote_attribution
-    from retrieval.answer import Quote
+    from retrieval.answer.compose import compose
+    from retrieval.present.attribution import quote_attribution
+    from retrieval.types import Quote
 
     quote = Quote("text", "a.txt", None, None, None, None, 0, 4, 1.0)
     nested = Quote("“Go,” he said.", "a.txt", None, None, None, None, 5, 19, 1.0)
@@ -138,7 +139,7 @@ def _alias_groups():
 
     from tests.conftest import ROOT
 
-    data = _json.loads((ROOT / "retrieval" / "aliases.json").read_text(encoding="utf-8"))
+    data = _json.loads((ROOT / "retrieval" / "text" / "aliases.json").read_text(encoding="utf-8"))
     return [group for group in data["aliases"]]
 
 

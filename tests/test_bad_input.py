@@ -233,8 +233,8 @@ def test_a_corrupt_index_is_refused_with_how_to_rebuild_it(damage, built_index, 
 
 
 def test_a_missing_embedding_model_is_a_clear_error():
-    from retrieval.embedding import Embedder
     from retrieval.errors import ModelUnavailable
+    from retrieval.index.embedding import Embedder
 
     with pytest.raises(ModelUnavailable) as err:
         Embedder("no-such-org/no-such-model")

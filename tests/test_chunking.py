@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.chunking import chunk_article
-from retrieval.cleaning import body_spans, label_lines
-from retrieval.sentences import split_sentences
+from retrieval.ingest.chunking import chunk_article
+from retrieval.ingest.cleaning import body_spans, label_lines
+from retrieval.text.sentences import split_sentences
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

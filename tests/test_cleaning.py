@@ -1,8 +1,9 @@
 """Cleaning rules, one table row per rule: furniture is labelled, article text is kept."""
 import pytest
 
-from retrieval.cleaning import body_spans, label_lines
-from retrieval.metadata import meta_from_text, parse_date
+from retrieval.ingest.cleaning import body_spans, label_lines
+from retrieval.ingest.metadata import meta_from_text
+from retrieval.text.dates import parse_date
 
 BODY = ("Iraqi officials said on Monday that talks with the armed factions about handing over their "
         "heavy weapons to the state had made progress, according to two people familiar with them.")

@@ -14,9 +14,9 @@ import pytest
 import app
 from bench.load import stop_app
 from prompts import ABSTENTION
-from retrieval import render
-from retrieval.answer import Answer, Quote
 from retrieval.assistant import Assistant
+from retrieval.present import render
+from retrieval.types import Answer, Quote
 from tests.conftest import CORPUS, ROOT, free_port
 
 KHAMENEI = "What did Khamenei say about the Popular Mobilization Forces?"

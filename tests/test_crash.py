@@ -22,10 +22,10 @@ import pytest
 
 import app
 from retrieval.assistant import Assistant
-from retrieval.ingest import prepare_article
-from retrieval.loading import read_article
+from retrieval.index.store import Index, chunk_id, open_client
+from retrieval.ingest.loading import read_article
+from retrieval.ingest.pipeline import prepare_article
 from retrieval.settings import Settings
-from retrieval.store import Index, chunk_id, open_client
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads the ingest lock from /proc/locks (Linux)")

@@ -5,7 +5,8 @@ import pytest
 
 
 import app
-from retrieval.filters import Filters, InvalidFilter
+from retrieval.errors import InvalidFilter
+from retrieval.search.filters import Filters
 from tests.conftest import write_corpus
 
 ARTICLES = {

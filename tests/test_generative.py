@@ -6,9 +6,9 @@ from langchain_core.messages import AIMessage
 
 from prompts import ABSTENTION, ANSWER_PROMPT, CONDENSE_PROMPT, PASSAGE, SYSTEM_PROMPT, fill
 from prompts.templates import placeholders
-from retrieval.answer import build_chain
+from retrieval.answer.chain import build_chain
+from retrieval.answer.generative import locate, make_llm
 from retrieval.errors import AssistantError
-from retrieval.generative import locate, make_llm
 from tests.conftest import CORPUS
 
 QUESTION = "What did Khamenei say about the Popular Mobilization Forces?"

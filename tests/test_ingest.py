@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 from retrieval.errors import IndexBusy
-from retrieval.ingest import prepare_article
-from retrieval.store import chunk_id
+from retrieval.index.store import chunk_id
+from retrieval.ingest.pipeline import prepare_article
 from tests.conftest import CORPUS
 
 ARTICLE = ("Militia leaders met in Baghdad\n\n"

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from retrieval.assistant import Assistant
-from retrieval.embedding import Embedder, model_dir
 from retrieval.errors import IndexUnavailable, ModelUnavailable
-from retrieval.onnx_encoder import MODEL_FILE, OnnxInt8Encoder, export_dir
+from retrieval.index.embedding import Embedder, model_dir
+from retrieval.index.onnx_encoder import MODEL_FILE, OnnxInt8Encoder, export_dir
+from retrieval.index.store import Index, open_client
 from retrieval.settings import Settings
-from retrieval.store import Index, open_client
 
 from tests.conftest import CORPUS, ROOT
 
@@ -107,7 +107,7 @@ def test_a_process_using_the_exported_encoder_never_imports_torch(tmp_path, int8
 def test_the_export_leaves_the_root_logger_as_it_was():
     import logging
 
-    from retrieval.onnx_encoder import _root_logger_untouched
+    from retrieval.index.onnx_encoder import _root_logger_untouched
 
     root = logging.getLogger()
     level, saved = root.level, root.handlers[:]

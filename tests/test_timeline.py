@@ -2,8 +2,8 @@
 import pytest
 
 from prompts import NO_DISAGREEMENT
-from retrieval.answer import Quote
-from retrieval.timeline import chronological, disagreements
+from retrieval.answer.timeline import chronological, disagreements
+from retrieval.types import Quote
 from tests.conftest import write_corpus
 
 ARTICLES = {

@@ -11,10 +11,8 @@ from gradio_client.exceptions import AppError
 
 import app
 from prompts import ABSTENTION
-from retrieval import render
-from retrieval.answer import Answer, Quote
-from retrieval.metadata import ArticleMeta
-from retrieval.store import ArticleRecord
+from retrieval.present import render
+from retrieval.types import Answer, ArticleMeta, ArticleRecord, Quote
 from tests.conftest import CORPUS, launch_ui
 
 KHAMENEI = "What did Khamenei say about the Popular Mobilization Forces?"

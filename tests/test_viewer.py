@@ -1,6 +1,6 @@
 """The source viewer: the cleaned article, the quote highlighted by its offsets, text escaped."""
-from retrieval import render
-from retrieval.viewer import highlight_parts
+from retrieval.present import render
+from retrieval.present.viewer import highlight_parts
 
 TEXT = ("Top 5 This Week\nHarbour talks stall in Port Avel\n\n"
         "Talks <b>stalled</b> on Monday in the small fishing town after a long and bitter night of argument. The union walked out.\n"

@@ -1,0 +1,1 @@
+"""Index: the Chroma store, the encoders that fill it, and the in-memory snapshot (vectors, BM25, analyzer) read from it."""

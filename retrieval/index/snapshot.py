@@ -1,0 +1,92 @@
+"""An in-memory view of what the index has committed: article texts, chunks, the lexical
+index and the question analyzer built on their vocabulary. Rebuilt after each ingest."""
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.index.lexical import LexicalIndex
+from retrieval.index.store import Index
+from retrieval.text.aliases import AliasTable
+from retrieval.text.normalize import terms
+from retrieval.text.question import QuestionAnalyzer
+from retrieval.text.sentences import split_sentences
+from retrieval.types import ArticleRecord, StoredChunk
+
+
+class Snapshot:
+    def __init__(self, articles: dict[str, ArticleRecord], chunks: list[StoredChunk], vectors: np.ndarray,
+                 aliases: AliasTable):
+        """``vectors``: one row per chunk, in the order of ``chunks``."""
+        self.articles = articles
+        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
+        self.chunks = [chunks[i] for i in order]
+        self.vectors = vectors[order]
+        self.position = {c.id: i for i, c in enumerate(self.chunks)}
+        self._source_code = {source: code for code, source in enumerate(articles)}
+        self._chunk_source = np.fromiter((self._source_code[c.source] for c in self.chunks), dtype=np.int32,
+                                         count=len(self.chunks))
+        self._by_source: dict[str, list[StoredChunk]] = defaultdict(list)
+        for chunk in self.chunks:
+            self._by_source[chunk.source].append(chunk)
+        for record in articles.values():
+            aliases.learn_acronyms(record.text)
+        self.lexical = LexicalIndex(self.chunks)
+        known = {t for source, record in articles.items() for t in terms(self._outside_chunks(source, record.text))}
+        known |= {t for record in articles.values() for value in record.meta.to_dict().values() if value
+                  for t in terms(value)}
+        self.analyzer = QuestionAnalyzer(aliases, self.lexical.vocabulary, known)
+        self._sentences: dict[str, list[tuple[int, int]]] = {}
+        self._terms: dict[str, set[str]] = {}
+        self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
+
+    def _outside_chunks(self, source: str, text: str) -> str:
+        """The article's text that no chunk holds (page furniture): names there are still known."""
+        pieces, cut = [], 0
+        for chunk in self._by_source[source]:
+            pieces.append(text[cut:chunk.start])
+            cut = chunk.end
+        pieces.append(text[cut:])
+        return "\n".join(pieces)
+
+    @classmethod
+    def load(cls, index: Index, aliases_file: Path) -> "Snapshot":
+        articles = index.committed()
+        return cls(articles, *index.committed_chunks(articles), AliasTable.load(aliases_file))
+
+    def nearest(self, vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """``(position, cosine similarity)`` of the ``n`` chunks nearest to ``vector`` (of those in
+        ``mask``), by exact search: one matrix product, under a millisecond at 100k chunks. Chroma's
+        approximate search missed most true neighbours there (README, Quality and performance)."""
+        if not len(self.chunks):
+            return []
+        similarity = self.vectors @ vector
+        if mask is not None:
+            similarity = np.where(mask, similarity, -np.inf)
+            n = min(n, int(mask.sum()))
+        n = min(n, len(similarity))
+        if n <= 0:
+            return []
+        top = np.argpartition(-similarity, n - 1)[:n]
+        top = top[np.argsort(-similarity[top], kind="stable")]
+        return [(int(i), float(similarity[i])) for i in top]
+
+    def mask(self, sources: frozenset[str]) -> np.ndarray:
+        """One boolean a chunk: whether it belongs to one of ``sources``."""
+        return np.isin(self._chunk_source, [self._source_code[s] for s in sources if s in self._source_code])
+
+    def article_terms(self, source: str) -> set[str]:
+        """Every index term of a source's indexed text."""
+        if source not in self._terms:
+            self._terms[source] = {t for c in self._by_source[source] for t in terms(c.text)}
+        return self._terms[source]
+
+    def sentences(self, source: str) -> list[tuple[int, int]]:
+        """Sentence offsets of a source's indexed text, in reading order."""
+        if source not in self._sentences:
+            text = self.articles[source].text
+            self._sentences[source] = [s for c in self._by_source[source] for s in split_sentences(text, c.start, c.end)]
+        return self._sentences[source]

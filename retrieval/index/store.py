@@ -1,0 +1,171 @@
+"""The Chroma index: chunk vectors plus one committed record per article.
+
+Writing articles is ordered so that a crash at any point leaves a consistent index: their
+new chunks are written first (invisible: their ``doc_hash`` is not committed), then the
+article records that commit them, then the old versions' chunks are deleted.
+Readers only see chunks whose ``(source, doc_hash)`` is committed."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from retrieval.errors import IndexUnavailable
+from retrieval.settings import Settings
+from retrieval.types import ArticleMeta, ArticleRecord, Chunk, StoredChunk
+
+_PAGE = 2000
+
+
+def open_client(settings: Settings):
+    """A Chroma server when ``CHROMA_HOST`` is set, else the persistent store on disk."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+    except Exception as err:
+        if settings.chroma_host:
+            raise IndexUnavailable(f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                                   f"({err}). Check that 'chroma run' is up, or unset CHROMA_HOST.") from err
+        _forget_failed_store(str(settings.index_dir / "chroma"))
+        raise IndexUnavailable(f"Cannot open the index at {settings.index_dir} ({err}). Delete that folder and run "
+                               "'python app.py ingest' to rebuild it.") from err
+
+
+def _forget_failed_store(path: str) -> None:
+    """Chroma caches one system per path in the process, and caches it before starting it: one that
+    failed to start (a corrupt database) would be handed to every later client of that path, so the
+    index could not be opened again after being rebuilt. Drop it unless a live client uses that path."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        if path not in SharedSystemClient._identifier_to_refcount:
+            SharedSystemClient._identifier_to_system.pop(path, None)
+    except Exception:  # another Chroma version: nothing to undo
+        pass
+
+
+def collection_name(base: str, encoder: str) -> str:
+    """The collection of one encoder's vectors: ``base`` for the default (torch), else suffixed,
+    so switching encoders keeps both indexes instead of mixing their vectors."""
+    return base if encoder == "torch" else f"{base}-{encoder}"
+
+
+def chunk_id(doc_hash: str, chunk: Chunk) -> str:
+    return f"{doc_hash[:24]}:{chunk.start}:{chunk.end}"
+
+
+class Index:
+    """Chunks (with their vectors) and article records in two Chroma collections. The chunk
+    collection records the identity of the embedder that wrote its vectors (``embedder``); an
+    index written by another model cannot be opened with this one."""
+
+    def __init__(self, client, name: str, embedder: str):
+        try:
+            self.chunks = client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedder": embedder})
+            # Article records carry no meaningful vector; Chroma requires one, so it is [0].
+            self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
+            recorded = (self.chunks.metadata or {}).get("embedder")
+            if recorded is None:       # written before embedders were recorded
+                self.chunks.modify(metadata={"embedder": embedder})
+        except Exception as err:
+            raise IndexUnavailable(f"Cannot open the index collections ({err}). Delete the index folder "
+                                   "and run 'python app.py ingest' to rebuild it.") from err
+        if recorded not in (None, embedder):
+            raise IndexUnavailable(f"The index collection {name!r} holds vectors of {recorded!r}, not of {embedder!r}. "
+                                   "Set QA_EMBED_MODEL back, or use another QA_COLLECTION or QA_INDEX_DIR for this "
+                                   "model (it is then indexed afresh).")
+
+    # -- reading -------------------------------------------------------------------------
+    def committed(self) -> dict[str, ArticleRecord]:
+        records = {}
+        for ids, docs, metas in self._pages(self.articles, ["documents", "metadatas"]):
+            for source, text, meta in zip(ids, docs, metas):
+                fields = json.loads(meta["meta"])
+                records[source] = ArticleRecord(source, meta["doc_hash"], text, ArticleMeta(**fields), meta["n_chunks"])
+        return records
+
+    def committed_chunks(self, committed: dict[str, ArticleRecord]) -> tuple[list[StoredChunk], np.ndarray]:
+        """Every chunk of a committed article version, in storage order, and their vectors (a row each)."""
+        chunks, rows = [], []
+        for ids, docs, metas, vectors in self._pages(self.chunks, ["documents", "metadatas", "embeddings"]):
+            keep = []
+            for row, (cid, text, meta) in enumerate(zip(ids, docs, metas)):
+                record = committed.get(meta["source"])
+                if record and record.doc_hash == meta["doc_hash"]:
+                    chunks.append(StoredChunk(cid, meta["source"], meta["start"], meta["end"], text))
+                    keep.append(row)
+            rows.append(np.asarray(vectors, dtype=np.float32)[keep])
+        return chunks, (np.concatenate(rows) if chunks else np.empty((0, 0), dtype=np.float32))
+
+    def query(self, vector: list[float], n: int) -> list[tuple[str, float]]:
+        """``(chunk id, cosine similarity)`` of the nearest chunks by Chroma's approximate (HNSW)
+        search. Retrieval does not use it (its search is exact, see ``Snapshot.nearest``); the
+        benchmark measures it as the bare reference and for its recall."""
+        count = self.chunks.count()
+        if not count:
+            return []
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(n, count), include=["distances"])
+        return [(cid, 1.0 - dist) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+
+    def reusable_vectors(self, source: str) -> dict[str, list[float]]:
+        """Vectors of a source's stored chunks by text hash, so unchanged text is not re-embedded."""
+        got = self.chunks.get(where={"source": source}, include=["metadatas", "embeddings"])
+        return {meta["text_hash"]: list(vec) for meta, vec in zip(got["metadatas"], got["embeddings"])}
+
+    # -- writing -------------------------------------------------------------------------
+    def write_articles(self, items: list[tuple[ArticleRecord, list[Chunk], list[list[float]]]],
+                       replaced: set[str], batch: int = 1000) -> None:
+        """Write articles in three steps, each safe to be interrupted: every new chunk (invisible:
+        not committed), then the article records that commit them all, then the chunks of the
+        previous versions of the ``replaced`` sources. Few calls: a Chroma write costs ~40 ms, whatever its size."""
+        ids, texts, vectors, metas = [], [], [], []
+        for record, chunks, chunk_vectors in items:
+            ids += [chunk_id(record.doc_hash, c) for c in chunks]
+            texts += [c.text for c in chunks]
+            vectors += chunk_vectors
+            metas += [{"source": record.source, "doc_hash": record.doc_hash, "start": c.start, "end": c.end,
+                       "index": c.index, "text_hash": c.text_hash} for c in chunks]
+        for i in range(0, len(ids), batch):
+            self.chunks.upsert(ids=ids[i:i + batch], embeddings=vectors[i:i + batch], documents=texts[i:i + batch],
+                               metadatas=metas[i:i + batch])
+        records = [record for record, _, _ in items]
+        self.articles.upsert(ids=[r.source for r in records], embeddings=[[0.0]] * len(records),
+                             documents=[r.text for r in records],
+                             metadatas=[{"doc_hash": r.doc_hash, "n_chunks": r.n_chunks,
+                                         "meta": json.dumps(r.meta.to_dict())} for r in records])
+        for record in records:
+            if record.source in replaced:
+                self.chunks.delete(where={"$and": [{"source": record.source}, {"doc_hash": {"$ne": record.doc_hash}}]})
+
+    def delete_article(self, source: str) -> None:
+        self.articles.delete(ids=[source])
+        self.chunks.delete(where={"source": source})
+
+    def collect_garbage(self, committed: dict[str, ArticleRecord]) -> int:
+        """Delete chunks left by an interrupted write; returns how many."""
+        orphans = [cid for ids, _, metas in self._pages(self.chunks, ["metadatas"])
+                   for cid, meta in zip(ids, metas)
+                   if meta["source"] not in committed or committed[meta["source"]].doc_hash != meta["doc_hash"]]
+        for i in range(0, len(orphans), 1000):
+            self.chunks.delete(ids=orphans[i:i + 1000])
+        return len(orphans)
+
+    @staticmethod
+    def _pages(collection, include: list[str]):
+        """``(ids, documents, metadatas[, embeddings])`` a page at a time."""
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            page = (got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"])
+            yield page + (got["embeddings"],) if "embeddings" in include else page
+            offset += len(got["ids"])

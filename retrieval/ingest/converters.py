@@ -1,0 +1,82 @@
+"""Articles in other formats (.html, .pdf, .jsonl/.json) turned into plain-text corpus files.
+
+The extracted text is written into the corpus folder as ``<original name>.txt`` with a
+``.meta.json`` sidecar, so that every quote's offsets stay offsets into a file an analyst
+can open: ``text == <that .txt file>[start:end]``."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from retrieval.errors import UnreadableFile
+from retrieval.ingest.metadata import FIELDS
+from retrieval.text.dates import parse_date
+
+CONVERTIBLE = (".html", ".htm", ".pdf", ".jsonl", ".json")
+_SAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+def _meta(**values) -> dict:
+    meta = {k: str(v).strip() for k, v in values.items() if k in FIELDS and v and str(v).strip()}
+    if "published" in meta:
+        meta["published"] = parse_date(meta["published"]) or None
+    return {k: v for k, v in meta.items() if v}
+
+
+def _html(path: Path) -> list[tuple[str, str, dict]]:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(path.read_text(encoding="utf-8", errors="replace"), with_metadata=True,
+                                      include_comments=False, include_tables=False)
+    if doc is None or not (doc.text or "").strip():
+        raise UnreadableFile(f"{path.name}: no article text could be extracted from this page.")
+    meta = _meta(title=doc.title, outlet=doc.sitename, published=doc.date, url=doc.url, author=doc.author)
+    return [(f"{path.name}.txt", doc.text.strip() + "\n", meta)]
+
+
+def _pdf(path: Path) -> list[tuple[str, str, dict]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        info = reader.metadata or {}
+    except (PdfReadError, OSError, ValueError) as err:
+        raise UnreadableFile(f"{path.name} is not a readable PDF ({err}).") from None
+    text = "\n\n".join(p for p in pages if p)
+    if not text.strip():
+        raise UnreadableFile(f"{path.name} has no extractable text (a scanned PDF needs OCR first).")
+    return [(f"{path.name}.txt", text + "\n", _meta(title=info.get("/Title"), author=info.get("/Author")))]
+
+
+def _records(path: Path) -> list[tuple[str, str, dict]]:
+    raw = path.read_text(encoding="utf-8-sig")
+    try:
+        if path.suffix.lower() == ".jsonl":
+            records = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        else:
+            data = json.loads(raw)
+            records = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError as err:
+        raise UnreadableFile(f"{path.name} is not valid JSON ({err}).") from None
+    out = []
+    for i, record in enumerate(records, start=1):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+            raise UnreadableFile(f"{path.name}: record {i} has no \"text\" field.")
+        stem = _SAFE_NAME.sub("-", str(record.get("id") or f"{path.stem}-{i:04d}")).strip("-.") or f"record-{i}"
+        out.append((f"{stem}.txt", record["text"].strip() + "\n", _meta(**record)))
+    return out
+
+
+def convert(path: Path) -> list[tuple[str, str, dict]]:
+    """``(corpus file name, text, metadata)`` for each article in ``path``."""
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return _html(path)
+    if suffix == ".pdf":
+        return _pdf(path)
+    if suffix in (".jsonl", ".json"):
+        return _records(path)
+    raise UnreadableFile(f"{path.name}: unsupported format.")

@@ -1,0 +1,31 @@
+"""Export brief: a conversation's questions, answers and quotes with full attribution, as
+Markdown for people and JSON for tools."""
+from __future__ import annotations
+
+import json
+
+from retrieval.types import Answer
+
+
+def brief_json(answers: list[Answer]) -> str:
+    return json.dumps([a.to_dict() for a in answers], ensure_ascii=False, indent=2) + "\n"
+
+
+def _attribution(q) -> str:
+    parts = [q.outlet, f"“{q.title}”" if q.title else None, q.published or "undated", q.url]
+    return ", ".join(p for p in parts if p) + f" — {q.source}, characters {q.start}–{q.end}"
+
+
+def brief_markdown(answers: list[Answer], title: str = "Brief") -> str:
+    """Each question, its answer, and its numbered quotes as block quotes with attribution."""
+    lines = [f"# {title}", ""]
+    for i, answer in enumerate(answers, start=1):
+        lines += [f"## {i}. {answer.question}", ""]
+        if answer.standalone_question:
+            lines += [f"_Searched for: {answer.standalone_question}_", ""]
+        lines += [answer.answer, ""]
+        for n, quote in enumerate(answer.quotes, start=1):
+            quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in quote.text.splitlines())
+            lines += [f"**[{n}]** {_attribution(quote)}", "", quoted, ""]
+        lines += [line for line in (answer.notice,) if line]
+    return "\n".join(lines).rstrip() + "\n"

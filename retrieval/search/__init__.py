@@ -1,0 +1,1 @@
+"""Search: hybrid (dense + BM25) retrieval of chunks, narrowed by filters."""

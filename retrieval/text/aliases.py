@@ -1,0 +1,91 @@
+"""Alias table: names that mean the same actor, and words that translate each other.
+
+The table is data (``aliases.json``, extendable by a user); acronyms that an article
+defines, as in "Kata'ib Hezbollah (KH)", are learned from the corpus and added."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.text.lexicon import STOPWORDS
+from retrieval.text.normalize import fold, term, terms
+
+Phrase = tuple[str, ...]
+# "Long Name Of Group (LNG)": an acronym defined in the text.
+_DEFINED_ACRONYM = re.compile(r"((?:[A-Z][\w’'-]*\s+(?:(?:of|the|and|al|for)\s+)?){1,7})\(([A-Z]{2,6})\)")
+_MINOR = {"of", "the", "and", "al", "for"}
+
+
+@dataclass
+class AliasTable:
+    groups: list[list[Phrase]] = field(default_factory=list)
+    canonical: list[str] = field(default_factory=list)   # each group's first name, as written
+    # Aliases that are also common words ("US" / "us") count only when written in capitals.
+    capitals_only: set[Phrase] = field(default_factory=set)
+    equivalents: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> "AliasTable":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        table = cls()
+        for names in data.get("aliases", []):
+            table.add_group(names)
+        for words in data.get("equivalents", []):
+            group = {term(w) for w in (fold(x) for x in words) if w}
+            for t in group:
+                table.equivalents.setdefault(t, set()).update(group)
+        return table
+
+    def add_group(self, names: list[str]) -> None:
+        phrases = []
+        for name in names:
+            phrase = tuple(terms(name))
+            if not phrase:
+                continue
+            phrases.append(phrase)
+            if name.replace(".", "").isupper() and fold(name).replace(".", "") in STOPWORDS | {"us"}:
+                self.capitals_only.add(phrase)
+        # A name already in a group joins that group instead of starting a new one.
+        for group in self.groups:
+            if set(group) & set(phrases):
+                group.extend(p for p in phrases if p not in group)
+                return
+        if len(phrases) > 1:
+            self.groups.append(phrases)
+            self.canonical.append(names[0])
+
+    def learn_acronyms(self, text: str) -> None:
+        for match in _DEFINED_ACRONYM.finditer(text):
+            words = match[1].split()
+            acronym = match[2]
+            # The longest tail of the name whose initials spell the acronym.
+            for i in range(len(words)):
+                initials = "".join(w[0] for w in words[i:] if w.lower() not in _MINOR).upper()
+                if initials == acronym.upper():
+                    self.add_group([" ".join(words[i:]), acronym])
+                    break
+
+    def matches(self, tokens: list[tuple[str, str]]) -> list[tuple[int, int, int]]:
+        """Alias groups found in ``tokens`` (pairs of original word and index term), longest
+        first, without overlaps: ``(first token, end token, group number)``."""
+        found = []
+        term_seq = [t for _, t in tokens]
+        for number, group in enumerate(self.groups):
+            for phrase in group:
+                n = len(phrase)
+                for i in range(len(term_seq) - n + 1):
+                    if tuple(term_seq[i:i + n]) != phrase:
+                        continue
+                    if phrase in self.capitals_only and not all(w.isupper() for w, _ in tokens[i:i + n]):
+                        continue
+                    found.append((i, i + n, number))
+        found.sort(key=lambda m: (m[0] - m[1], m[0]))
+        taken: set[int] = set()
+        result = []
+        for start, end, group in found:
+            if taken.isdisjoint(range(start, end)):
+                taken.update(range(start, end))
+                result.append((start, end, group))
+        return sorted(result, key=lambda m: m[0])

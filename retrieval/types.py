@@ -1,0 +1,112 @@
+"""The shared result types, from an article on disk to a quote in an answer. Every layer
+imports them from here, so no module has to import a layer above it for a type."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    title: str | None = None
+    outlet: str | None = None
+    published: str | None = None   # ISO date
+    url: str | None = None
+    author: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of an article: ``text == article_text[start:end]``."""
+    source: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def text_hash(self) -> str:
+        """Key of the embedding: equal texts share one, wherever they stand."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """A committed article version in the index."""
+    source: str
+    doc_hash: str
+    text: str
+    meta: ArticleMeta
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A committed chunk as read back from the index."""
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its article's metadata and its scores."""
+    chunk: StoredChunk
+    meta: ArticleMeta
+    score: float      # fused reciprocal-rank score
+    dense: float      # cosine similarity of chunk and question
+    lexical: float    # BM25 score (0 when BM25 did not find it)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A span of an article offered as a quote, with the score it was ranked by."""
+    source: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    source: str
+    title: str | None
+    outlet: str | None
+    published: str | None
+    url: str | None
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    quotes: list[Quote] = field(default_factory=list)
+    # Generative mode only: how many quotes the model emitted / were verified / repaired / dropped.
+    quote_checks: dict | None = None
+    # Something the user should know about how the answer was made (e.g. the LLM was unreachable).
+    notice: str | None = None
+    # A follow-up question rewritten to stand alone (what was actually searched for).
+    standalone_question: str | None = None
+    # Timeline mode: where the quoted sources give different figures or opposite stances.
+    disagreements: list[str] | None = None
+    # Only when asked for (``explain=True``): for the top candidate sentences, each gate of the
+    # answer policy with its verdict, and the final decision.
+    explanation: dict | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON contract; the optional fields appear only when set."""
+        data = asdict(self)
+        for optional in ("quote_checks", "notice", "standalone_question", "disagreements", "explanation"):
+            if data[optional] is None:
+                del data[optional]
+        return data
