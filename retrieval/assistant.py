@@ -9,9 +9,9 @@ from langchain_core.language_models import BaseChatModel
 
 from prompts import UNDATED_LEFT_OUT, fill
 
-from retrieval.answer.chain import build_chain, document_attribution, extractive_answer, with_llm_notice
-from retrieval.answer.compose import compose_generative
-from retrieval.answer.generative import answer_messages, draft, make_llm, unavailable, verify_reply
+from retrieval.answer.chain import Answerer, answerer_chain
+from retrieval.answer.generative import make_llm
+from retrieval.answer.policy import AnswerPolicy
 from retrieval.answer.select import QuoteSelector
 from retrieval.errors import InvalidQuestion
 from retrieval.index.embedding import Embedder
@@ -47,8 +47,9 @@ class Assistant:
         self.snapshot = Snapshot.load(self.index, s.aliases_file)
         self.retriever = HybridRetriever(snapshot=self.snapshot, embedder=self.embedder,
                                          candidates=s.candidates, k=s.retrieve_k)
-        self.selector = QuoteSelector(self.snapshot, s.min_coverage, s.min_score, s.max_quotes)
-        self.chain = build_chain(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")
+        self.selector = QuoteSelector(self.snapshot, AnswerPolicy.from_settings(s))
+        self.answerer = Answerer(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")
+        self.chain = answerer_chain(self.answerer)
 
     def ingest(self, paths=None, progress: Progress | None = None, wait: float = 0) -> IngestReport:
         with self._lock:
@@ -58,36 +59,24 @@ class Assistant:
             return report
 
     def ask(self, question: str, history: list | None = None, filters: Filters | None = None,
-            mode: str = "answer") -> Answer:
+            mode: str = "answer", explain: bool = False) -> Answer:
         """Answer ``question``; ``history`` (earlier questions, ``(question, answer)`` pairs or chat
         messages) lets a follow-up refer back ("What did he say about the US?"); ``filters``
         narrows the search to some articles; ``mode="timeline"`` orders the supporting quotes by
-        date and flags where sources disagree."""
+        date and flags where sources disagree; ``explain=True`` adds ``explanation``: the answer
+        policy's gates for the top candidate sentences and the final decision."""
         question, standalone, scope = self._prepare(question, history, filters, mode)
-        answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None, "mode": mode})
+        answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None, "mode": mode,
+                                    "explain": explain})
         return self._finish(answer, question, standalone, scope)
 
-    def stream(self, question: str, history: list | None = None,
-               filters: Filters | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: list | None = None, filters: Filters | None = None,
+               explain: bool = False) -> Iterator[str | Answer]:
         """Like ``ask``, but with a language model the claims written so far are yielded as text
         while it writes; the last item is the ``Answer``, its quotes verified."""
         question, standalone, scope = self._prepare(question, history, filters, "answer")
-        sources = scope.sources if scope else None
-        if self.llm is None:
-            yield self._finish(self.chain.invoke({"question": standalone, "sources": sources}), question, standalone, scope)
-            return
-        documents = self.retriever.documents(standalone, sources)
-        reply = ""
-        try:
-            for chunk in self.llm.stream(answer_messages(standalone, documents, document_attribution)):
-                reply += chunk.content if isinstance(chunk.content, str) else ""
-                yield draft(reply)
-        except Exception as err:   # the server went away: the extractive answer, with a notice
-            answer = with_llm_notice(extractive_answer(standalone, documents, self.snapshot, self.selector),
-                                     self.settings.llm or type(self.llm).__name__, unavailable(err))
-        else:
-            answer = compose_generative(standalone, *verify_reply(reply, documents), self.snapshot)
-        yield self._finish(answer, question, standalone, scope)
+        for item in self.answerer.stream(standalone, scope.sources if scope else None, explain):
+            yield item if isinstance(item, str) else self._finish(item, question, standalone, scope)
 
     def _prepare(self, question: str, history: list | None, filters: Filters | None, mode: str):
         """The cleaned question, its standalone form, and the articles the filters allow."""
@@ -114,12 +103,13 @@ _default: Assistant | None = None
 _default_lock = threading.Lock()
 
 
-def default_assistant() -> Assistant:
-    """The process-wide assistant on default settings, built (and the corpus ingested) once."""
+def default_assistant(settings: Settings | None = None) -> Assistant:
+    """The process-wide assistant (on ``settings``, else the defaults and the environment),
+    built and the corpus ingested once."""
     global _default
     with _default_lock:
         if _default is None:
-            assistant = Assistant()
+            assistant = Assistant(settings)
             # Another process may be ingesting the same index: wait for it rather than fail.
             assistant.ingest(wait=STARTUP_INGEST_WAIT)
             _default = assistant

@@ -1,68 +1,113 @@
-"""The answer chain: question -> retrieve -> select quotes -> compose, as a LangChain runnable."""
+"""The answer chain: question -> retrieve -> select quotes -> compose, as a LangChain runnable.
+
+``Answerer`` holds the steps once; the runnable (``build_chain``) and the streaming path of
+``Assistant.stream`` both go through it, so the extractive fallback after a model failure is
+written once."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Iterator
 
-from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from prompts import LLM_UNAVAILABLE, fill
 from retrieval.answer.compose import compose, compose_generative, compose_timeline, to_quotes
-from retrieval.answer.generative import generate_claims
-from retrieval.answer.select import QuoteSelector
+from retrieval.answer.generative import answer_messages, draft, generate_claims, unavailable, verify_reply
+from retrieval.answer.policy import AnswerPolicy
+from retrieval.answer.select import QuoteSelector, Selection
 from retrieval.errors import LLMUnavailable
 from retrieval.index.snapshot import Snapshot
-from retrieval.present.attribution import attribution
 from retrieval.search.hybrid import HybridRetriever
-from retrieval.types import Answer
-
-TIMELINE_QUOTES = 8
-TIMELINE_NEAR_BEST = 0.6
+from retrieval.types import Answer, Hit
 
 
-def document_attribution(doc: Document) -> str:
-    m = doc.metadata
-    return attribution(m.get("outlet"), m.get("title"), m["source"], m.get("published"))
+class Answerer:
+    """Retrieves passages for a question and answers from them: extractive, timeline, or
+    phrased by ``llm`` with its quotes verified (the extractive answer, with a notice, when the
+    model cannot be used)."""
 
+    def __init__(self, retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteSelector,
+                 llm: BaseChatModel | None = None, llm_name: str = ""):
+        self.retriever = retriever
+        self.snapshot = snapshot
+        self.selector = selector
+        self.llm = llm
+        self.llm_name = llm_name or (type(llm).__name__ if llm is not None else "")
 
-def extractive_answer(question: str, documents: list[Document], snapshot: Snapshot, selector: QuoteSelector) -> Answer:
-    return compose(question, to_quotes(selector.select(snapshot.analyze(question), documents), snapshot))
+    def retrieve(self, question: str, sources: frozenset[str] | None = None, mode: str = "answer") -> list[Hit]:
+        # The timeline casts a wider net: every source that speaks to the point.
+        k = 2 * self.retriever.k if mode == "timeline" else None
+        return self.retriever.hits(self.snapshot.analyze(question), k=k, sources=sources)
 
+    def answer(self, question: str, hits: list[Hit], mode: str = "answer", explain: bool = False) -> Answer:
+        if mode == "timeline":
+            return self.timeline(question, hits, explain)
+        if self.llm is None:
+            return self.extractive(question, hits, explain)
+        try:
+            claims, checks = generate_claims(self.llm, question, hits)
+        except LLMUnavailable as err:
+            return self.fallback(question, hits, err, explain)
+        return self._explained(compose_generative(question, claims, checks, self.snapshot), None, explain)
 
-def with_llm_notice(answer: Answer, llm_name: str, err: Exception) -> Answer:
-    """The extractive answer, saying that the language model could not be used."""
-    return replace(answer, notice=fill(LLM_UNAVAILABLE, llm=llm_name, error=str(err)))
+    def stream(self, question: str, sources: frozenset[str] | None = None,
+               explain: bool = False) -> Iterator[str | Answer]:
+        """With a model, the claims written so far as text while it writes; the last item is the Answer."""
+        hits = self.retrieve(question, sources)
+        if self.llm is None:
+            yield self.extractive(question, hits, explain)
+            return
+        reply = ""
+        try:
+            for chunk in self.llm.stream(answer_messages(question, hits)):
+                reply += chunk.content if isinstance(chunk.content, str) else ""
+                yield draft(reply)
+        except Exception as err:   # the server went away: the extractive answer, with a notice
+            yield self.fallback(question, hits, unavailable(err), explain)
+            return
+        yield self._explained(compose_generative(question, *verify_reply(reply, hits), self.snapshot), None, explain)
+
+    def extractive(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
+        selection = self.selector.select(self.snapshot.analyze(question), hits, explain=explain)
+        return self._explained(compose(question, to_quotes(selection.chosen, self.snapshot)), selection, explain)
+
+    def timeline(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
+        parsed = self.snapshot.analyze(question)
+        selection = self.selector.select(parsed, hits, self.selector.policy.for_timeline(), explain)
+        action = {t for c in parsed.concepts if not c.named for t in c.all_terms}
+        answer = compose_timeline(question, to_quotes(selection.chosen, self.snapshot), action)
+        return self._explained(answer, selection, explain)
+
+    def fallback(self, question: str, hits: list[Hit], err: Exception, explain: bool = False) -> Answer:
+        """The extractive answer, saying that the language model could not be used."""
+        answer = self.extractive(question, hits, explain)
+        return replace(answer, notice=fill(LLM_UNAVAILABLE, llm=self.llm_name, error=str(err)))
+
+    @staticmethod
+    def _explained(answer: Answer, selection: Selection | None, explain: bool) -> Answer:
+        if not explain:
+            return answer
+        decision = AnswerPolicy.decision(len(answer.quotes), generative=selection is None)
+        explanation = selection.explanation(decision) if selection else {"decision": decision.to_dict(), "candidates": []}
+        return replace(answer, explanation=explanation)
 
 
 def build_chain(retriever: HybridRetriever, snapshot: Snapshot, selector: QuoteSelector,
                 llm: BaseChatModel | None = None, llm_name: str = "") -> Runnable:
-    """question -> {question, documents} -> verified quotes -> Answer. The input is the question,
-    or ``{"question": ..., "sources": frozenset of file names}`` to search some articles only.
+    """question -> {question, hits} -> verified quotes -> Answer. The input is the question, or
+    ``{"question": ..., "sources": frozenset of file names, "mode": ..., "explain": bool}``."""
+    return answerer_chain(Answerer(retriever, snapshot, selector, llm, llm_name))
 
-    With ``llm`` the model phrases the claims and its quotes are verified; if the model cannot
-    be used, the extractive answer is returned with a notice saying so."""
+
+def answerer_chain(answerer: Answerer) -> Runnable:
+    """``answerer`` as a LangChain runnable: retrieve, then answer."""
+    def retrieve(inputs: dict) -> list[Hit]:
+        return answerer.retrieve(inputs["question"], inputs.get("sources"), inputs.get("mode", "answer"))
+
     def answer(inputs: dict) -> Answer:
-        question: str = inputs["question"]
-        documents: list[Document] = inputs["documents"]
-        if inputs.get("mode") == "timeline":
-            parsed = snapshot.analyze(question)
-            chosen = selector.select(parsed, documents, max_quotes=TIMELINE_QUOTES, near_best=TIMELINE_NEAR_BEST)
-            action = {t for c in parsed.concepts if not c.named for t in c.all_terms}
-            return compose_timeline(question, to_quotes(chosen, snapshot), action)
-        if llm is None:
-            return extractive_answer(question, documents, snapshot, selector)
-        try:
-            claims, checks = generate_claims(llm, question, documents, document_attribution)
-        except LLMUnavailable as err:
-            fallback = extractive_answer(question, documents, snapshot, selector)
-            return with_llm_notice(fallback, llm_name or type(llm).__name__, err)
-        return compose_generative(question, claims, checks, snapshot)
-
-    def retrieve(inputs: dict) -> list[Document]:
-        # The timeline casts a wider net: every source that speaks to the point.
-        k = 2 * retriever.k if inputs.get("mode") == "timeline" else None
-        return retriever.documents(inputs["question"], inputs.get("sources"), k)
+        return answerer.answer(inputs["question"], inputs["hits"], inputs.get("mode", "answer"),
+                               bool(inputs.get("explain")))
 
     as_inputs = RunnableLambda(lambda x: x if isinstance(x, dict) else {"question": x})
-    return as_inputs | RunnablePassthrough.assign(documents=RunnableLambda(retrieve)) | RunnableLambda(answer)
+    return as_inputs | RunnablePassthrough.assign(hits=RunnableLambda(retrieve)) | RunnableLambda(answer)

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from prompts import (ABSTENTION, DISAGREEMENT_ITEM, DISAGREEMENTS_HEADER, NESTED_QUOTE_MARKS, NO_DISAGREEMENT,
                      QUOTE_MARKS, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE, TIMELINE_ENTRY, UNDATED, fill)
 from retrieval.answer.generative import Claim, QuoteChecks, unsupported
+from retrieval.answer.policy import AnswerPolicy
 from retrieval.answer.timeline import chronological, disagreements
 from retrieval.index.snapshot import Snapshot
 from retrieval.present.attribution import quote_attribution, source_label
@@ -25,7 +26,7 @@ def quote_marks(text: str) -> tuple[str, str]:
 
 def compose(question: str, quotes: list[Quote]) -> Answer:
     """Weave verified quotes into a short answer, or abstain when there are none."""
-    if not quotes:
+    if not AnswerPolicy.decision(len(quotes)).passed:
         return Answer(question, ABSTENTION, True, [])
     parts = []
     for n, quote in enumerate(quotes, start=1):
@@ -40,7 +41,7 @@ def compose(question: str, quotes: list[Quote]) -> Answer:
 
 def compose_timeline(question: str, quotes: list[Quote], action_terms: set[str]) -> Answer:
     """The quotes by publication date, grouped by source, then the points where sources differ."""
-    if not quotes:
+    if not AnswerPolicy.decision(len(quotes)).passed:
         return Answer(question, ABSTENTION, True, [], disagreements=[])
     ordered = [q for _, _, group in chronological(quotes) for q in group]
     lines = []
@@ -88,6 +89,6 @@ def compose_generative(question: str, claims: list[Claim], checks: QuoteChecks, 
             quotes.append(quote)
         lines.append(f"{claim.text} [{quotes.index(quote) + 1}]")
     report = asdict(checks)
-    if not quotes:
+    if not AnswerPolicy.decision(len(quotes), generative=True).passed:
         return Answer(question, ABSTENTION, True, [], quote_checks=report)
     return Answer(question, "\n".join(lines), False, quotes, quote_checks=report)

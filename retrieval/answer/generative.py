@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from prompts import ABSTENTION, ANSWER_PROMPT, PASSAGE, SYSTEM_PROMPT, UNSUPPORTED_CLAIM, fill
 
 from retrieval.errors import LLMUnavailable
-from retrieval.types import Candidate
+from retrieval.present.attribution import attribution
+from retrieval.types import Candidate, Hit
 
 _BLOCK = re.compile(r"CLAIM:\s*(?P<claim>.+?)\s*\n\s*QUOTE\s*\[(?P<n>\d+)\]\s*:\s*(?P<quote>.+?)\s*(?=\n\s*CLAIM:|\Z)",
                     re.S | re.I)
@@ -103,13 +103,13 @@ def parse_claims(reply: str) -> list[tuple[str, int, str]]:
     return [(m["claim"].strip(), int(m["n"]), m["quote"].strip()) for m in _BLOCK.finditer(reply)]
 
 
-def passages_text(documents: list[Document], attribution) -> str:
-    return "\n\n".join(fill(PASSAGE, n=n, attribution=attribution(doc), text=doc.page_content)
-                       for n, doc in enumerate(documents, start=1))
+def passages_text(hits: list[Hit]) -> str:
+    return "\n\n".join(fill(PASSAGE, n=n, text=hit.chunk.text, attribution=attribution(
+        hit.meta.outlet, hit.meta.title, hit.chunk.source, hit.meta.published)) for n, hit in enumerate(hits, start=1))
 
 
-def answer_messages(question: str, documents: list[Document], attribution) -> list:
-    prompt = fill(ANSWER_PROMPT, passages=passages_text(documents, attribution), question=question)
+def answer_messages(question: str, hits: list[Hit]) -> list:
+    prompt = fill(ANSWER_PROMPT, passages=passages_text(hits), question=question)
     return [SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)]
 
 
@@ -117,14 +117,13 @@ def unavailable(err: Exception) -> LLMUnavailable:
     return LLMUnavailable(str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
 
 
-def generate_claims(llm: BaseChatModel, question: str, documents: list[Document],
-                    attribution) -> tuple[list[Claim], QuoteChecks]:
+def generate_claims(llm: BaseChatModel, question: str, hits: list[Hit]) -> tuple[list[Claim], QuoteChecks]:
     """Ask the model, then keep only the quotes that are really in the cited passages."""
     try:
-        reply = llm.invoke(answer_messages(question, documents, attribution)).content
+        reply = llm.invoke(answer_messages(question, hits)).content
     except Exception as err:   # connection refused, timeout, bad model name ...
         raise unavailable(err) from err
-    return verify_reply(reply, documents)
+    return verify_reply(reply, hits)
 
 
 def draft(reply: str) -> str:
@@ -133,15 +132,15 @@ def draft(reply: str) -> str:
     return "\n".join(m.strip() for m in re.findall(r"CLAIM:\s*([^\n]*)", reply) if m.strip())
 
 
-def verify_reply(reply, documents: list[Document]) -> tuple[list[Claim], QuoteChecks]:
+def verify_reply(reply, hits: list[Hit]) -> tuple[list[Claim], QuoteChecks]:
     """The model's claims, each with its quote located in the cited passage, or unsupported."""
     if not isinstance(reply, str) or ABSTENTION in reply:
         return [], QuoteChecks()
     claims, exact, repaired, dropped = [], 0, 0, 0
     for claim, n, quote in parse_claims(reply):
         found = None
-        if 1 <= n <= len(documents) and not _INSTRUCTION.search(quote):
-            found = locate(documents[n - 1].page_content, quote)
+        if 1 <= n <= len(hits) and not _INSTRUCTION.search(quote):
+            found = locate(hits[n - 1].chunk.text, quote)
         if found is None:
             dropped += 1
             claims.append(Claim(claim, None))
@@ -149,10 +148,8 @@ def verify_reply(reply, documents: list[Document]) -> tuple[list[Claim], QuoteCh
         start, end, is_exact = found
         exact += is_exact
         repaired += not is_exact
-        doc = documents[n - 1]
-        base = doc.metadata["start"]
-        claims.append(Claim(claim, Candidate(doc.metadata["source"], base + start, base + end,
-                                             float(doc.metadata["score"]))))
+        chunk = hits[n - 1].chunk
+        claims.append(Claim(claim, Candidate(chunk.source, chunk.start + start, chunk.start + end, hits[n - 1].score)))
     return claims, QuoteChecks(len(claims), exact, repaired, dropped)
 
 

@@ -1,97 +1,101 @@
-"""Choosing the sentences that answer a question, and proving each quote is verbatim.
-
-The assistant abstains when the question names someone or something the corpus never
-mentions in any spelling, and never quotes an article that does not mention every name in
-the question. Otherwise a sentence is a candidate answer only when (1) it
-holds the kind of answer the question expects (a number for "how many", a date for
-"when", a name for "who"), and (2) enough of the question's names and key terms, in any
-spelling or alias and weighted by rarity, stand in it or the sentences around it, and
-its meaning is close enough."""
+"""Choosing the sentences that answer a question: every sentence of the retrieved chunks is
+described by its features (answer shape, coverage of the question, meaning) and put through
+the gates of the ``AnswerPolicy``; the ones that pass are ranked and chosen."""
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass, field
 
-from langchain_core.documents import Document
-
+from retrieval.answer.policy import AnswerPolicy, Reason, SentenceFeatures, Verdict
 from retrieval.index.snapshot import Snapshot
-from retrieval.text.lexicon import MONTH, NUMBER_WORD, WEEKDAY
 from retrieval.text.normalize import terms
-from retrieval.text.question import Question
-from retrieval.types import Candidate
+from retrieval.text.question import Concept, Question
+from retrieval.types import Candidate, Hit
 
-_ANSWER_SHAPES = {
-    "number": re.compile(rf"\d|\b(?:{NUMBER_WORD})\b", re.I),
-    "date": re.compile(rf"\b{MONTH}\b|\b(19|20)\d\d\b|\b{WEEKDAY}\b|"
-                       r"\b(last|next|this|previous) (year|month|week)\b|\b\d+ (days|weeks|months|years) ago\b|"
-                       r"\byesterday\b", re.I),
-}
-# A proper name: capitalized words ("Akram al-Kaabi", "Reuters"), not at the start of the sentence.
-_NAME = re.compile(r"(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:al-|bin\s+|of\s+)?[A-Z][\w’'-]+)*")
-_NAMED_ANSWERS = ("person", "place", "name")
-MAX_QUOTE_CHARS = 700
-NAME_WEIGHT = 2.0
-NEAR_BEST = 0.8     # further quotes must score this share of the best one
-COVERAGE_WEIGHT = 0.5
+EXPLAINED = 10   # sentences shown by ``--explain``
 
 
-def has_answer_shape(question: Question, sentence: str) -> bool:
-    """Whether the sentence holds the kind of answer asked for: a number, a date, or a name
-    that the question itself does not already give."""
-    kind = question.expects
-    if kind is None:
-        return True
-    if kind in _NAMED_ANSWERS:
-        asked = {t for c in question.concepts for t in c.all_terms}
-        return any(set(terms(name)) - asked for name in _NAME.findall(sentence))
-    if question.focus and not question.focus.found_in(set(terms(sentence))):
-        return False
-    return bool(_ANSWER_SHAPES[kind].search(sentence))
+@dataclass
+class Assessment:
+    """One sentence and the verdicts of the gates it went through, in order."""
+    source: str
+    start: int
+    end: int
+    verdicts: list[Verdict]
+    score: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    @property
+    def candidate(self) -> Candidate:
+        return Candidate(self.source, self.start, self.end, self.score or 0.0)
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "start": self.start, "end": self.end,
+                "score": None if self.score is None else round(self.score, 4),
+                "gates": [v.to_dict() for v in self.verdicts], "decision": self.verdicts[-1].reason.value}
+
+
+@dataclass
+class Selection:
+    chosen: list[Candidate]
+    verdict: Verdict                          # the question gate, or why nothing was chosen
+    assessed: list[Assessment] = field(default_factory=list)
+
+    def explanation(self, decision: Verdict) -> dict:
+        """The final decision and, for the chosen sentences and then the best-scoring others, every gate."""
+        if not self.verdict.passed:
+            decision = self.verdict
+        ranked = sorted(self.assessed, key=lambda a: (a.verdicts[-1].reason != Reason.CHOSEN,
+                                                      -(a.score if a.score is not None else float("-inf"))))
+        return {"decision": decision.to_dict(), "sentences_assessed": len(self.assessed),
+                "candidates": [a.to_dict() for a in ranked[:EXPLAINED]]}
 
 
 class QuoteSelector:
-    def __init__(self, snapshot: Snapshot, min_coverage: float, min_score: float, max_quotes: int):
+    def __init__(self, snapshot: Snapshot, policy: AnswerPolicy):
         self.snapshot = snapshot
-        self.min_coverage = min_coverage
-        self.min_score = min_score
-        self.max_quotes = max_quotes
+        self.policy = policy
 
-    def weight(self, concept) -> float:
-        """Rarer terms weigh more; names count double."""
+    def weight(self, concept: Concept) -> float:
+        """Rarer terms weigh more; names count more (``policy.name_weight``)."""
         first = concept.alternatives[0]
         rarity = max(self.snapshot.lexical.idf(t) for slot in first for t in slot)
-        return rarity * (NAME_WEIGHT if concept.named else 1.0)
+        return rarity * (self.policy.name_weight if concept.named else 1.0)
 
-    def candidates(self, question: Question, documents: list[Document]) -> list[Candidate]:
-        """Every sentence of the retrieved chunks that passes the checks, best first."""
-        if not question.concepts or question.unknown:
-            return []
-        weights = [self.weight(c) for c in question.concepts]
-        total = sum(weights)
+    def assess(self, question: Question, hits: list[Hit], policy: AnswerPolicy, explain: bool = False) -> list[Assessment]:
+        """Every sentence of the retrieved chunks with its verdicts; without ``explain``, the
+        sentences of an article that fails the article gate are left out."""
         found = []
-        for doc in documents:
-            source = doc.metadata["source"]
-            article_terms = self.snapshot.article_terms(source)
-            if not all(c.found_in(article_terms) for c in question.named):
+        for hit in hits:
+            source = hit.chunk.source
+            article = policy.article(question, self.snapshot.article_terms(source))
+            if not article.passed and not explain:
                 continue   # the article never mentions someone the question is about
-            text = self.snapshot.articles[source].text
             sentences = self.snapshot.sentences(source)
             for i, (s, e) in enumerate(sentences):
-                if s < doc.metadata["start"] or e > doc.metadata["end"]:
-                    continue
-                sentence_terms = set(terms(text[s:e]))
-                context = sentences[max(i - 2, 0):i + 2]
-                context_terms = set(terms(" ".join(text[a:b] for a, b in context)))
-                if not has_answer_shape(question, text[s:e]):
-                    continue
-                coverage = sum(w * (1.0 if c.found_in(sentence_terms) else 0.6 if c.found_in(context_terms) else 0.0)
-                               for c, w in zip(question.concepts, weights)) / total
-                dense = float(doc.metadata["dense"])
-                score = COVERAGE_WEIGHT * coverage + (1 - COVERAGE_WEIGHT) * dense
-                if coverage < self.min_coverage or score < self.min_score:
-                    continue
-                start = self._extend_back(question, text, sentences, i, sentence_terms)
-                found.append(Candidate(source, start, e, score))
-        return sorted(found, key=lambda c: -c.score)
+                if hit.chunk.start <= s and e <= hit.chunk.end:
+                    found.append(self._assess_sentence(question, hit, sentences, i, policy, article))
+        return found
+
+    def _assess_sentence(self, question: Question, hit: Hit, sentences: list[tuple[int, int]], i: int,
+                         policy: AnswerPolicy, article: Verdict) -> Assessment:
+        text = self.snapshot.articles[hit.chunk.source].text
+        s, e = sentences[i]
+        sentence_terms = set(terms(text[s:e]))
+        context = sentences[max(i - policy.context_before, 0):i + 1 + policy.context_after]
+        context_terms = set(terms(" ".join(text[a:b] for a, b in context)))
+        weights = [self.weight(c) for c in question.concepts]
+        coverage = sum(w * policy.concept_credit(c.found_in(sentence_terms), c.found_in(context_terms))
+                       for c, w in zip(question.concepts, weights)) / sum(weights)
+        features = SentenceFeatures(hit.chunk.source, s, e, policy.answer_shape(question, text[s:e]), coverage, hit.dense)
+        score = policy.score(features)
+        if not article.passed:
+            return Assessment(hit.chunk.source, s, e, [article], score)
+        verdicts = policy.sentence(features)
+        start = self._extend_back(question, text, sentences, i, sentence_terms) if verdicts[-1].passed else s
+        return Assessment(hit.chunk.source, start, e, verdicts, score)
 
     def _extend_back(self, question, text, sentences, i, sentence_terms) -> int:
         """Start the quote one sentence earlier when that sentence names who is speaking."""
@@ -100,26 +104,26 @@ class QuoteSelector:
         if missing and i > 0:
             ps, _ = sentences[i - 1]
             between = text[sentences[i - 1][1]:s]
-            if "\n" not in between and e - ps <= MAX_QUOTE_CHARS:
+            if "\n" not in between and e - ps <= self.policy.max_quote_chars:
                 previous = set(terms(text[ps:sentences[i - 1][1]]))
                 if any(c.found_in(previous) for c in missing):
                     return ps
         return s
 
-    def select(self, question: Question, documents: list[Document], max_quotes: int | None = None,
-               near_best: float = NEAR_BEST) -> list[Candidate]:
-        """The best quote, then others scoring at least ``near_best`` of it, no two overlapping,
-        at most two per article."""
+    def select(self, question: Question, hits: list[Hit], policy: AnswerPolicy | None = None,
+               explain: bool = False) -> Selection:
+        """The best quote, then the others the policy lets join it, best first."""
+        policy = policy or self.policy
+        verdict = policy.question(question)
+        if not verdict.passed:
+            return Selection([], verdict)
+        assessed = self.assess(question, hits, policy, explain)
         chosen: list[Candidate] = []
-        ranked = self.candidates(question, documents)
-        for cand in ranked:
-            if len(chosen) == (max_quotes or self.max_quotes):
-                break
-            if chosen and cand.score < near_best * chosen[0].score:
-                break
-            if sum(c.source == cand.source for c in chosen) >= 2:
-                continue
-            if any(c.source == cand.source and c.start < cand.end and cand.start < c.end for c in chosen):
-                continue
-            chosen.append(cand)
-        return chosen
+        for item in sorted((a for a in assessed if a.passed), key=lambda a: -a.score):
+            choice = policy.choice(item.score, item.source, item.start, item.end, chosen)
+            item.verdicts.append(choice)
+            if choice.passed:
+                chosen.append(item.candidate)
+        if not chosen:
+            verdict = Verdict(False, Reason.NO_CANDIDATE, f"none of {len(assessed)} sentences passed every gate", "selection")
+        return Selection(chosen, verdict, assessed)
