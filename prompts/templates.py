@@ -55,6 +55,9 @@ CONDENSE_PROMPT = (
     "Reply with the rewritten question only.\nFollow-up question: {question}"
 )
 
+# Shown while the model and index load (console and chat).
+LOADING = "Loading the model and index…"
+
 # Shown with a generative answer.
 UNSUPPORTED_CLAIM = "{claim} (unsupported: no verifiable quote)"
 LLM_UNAVAILABLE = ("The language model ({llm}) could not be used ({error}); this answer was composed "

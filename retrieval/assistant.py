@@ -1,19 +1,21 @@
 """Wiring: settings -> index, model, snapshot, retriever, chain. ``ask`` is the programmatic API."""
 from __future__ import annotations
 
+import sys
 import threading
+import traceback
 from dataclasses import replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 from langchain_core.language_models import BaseChatModel
 
-from prompts import UNDATED_LEFT_OUT, fill
+from prompts import LOADING, UNDATED_LEFT_OUT, fill
 
 from retrieval.answer.chain import Answerer, answerer_chain
 from retrieval.answer.generative import make_llm
 from retrieval.answer.policy import AnswerPolicy
 from retrieval.answer.select import QuoteSelector
-from retrieval.errors import InvalidQuestion
+from retrieval.errors import AssistantError, InvalidQuestion
 from retrieval.index.embedding import Embedder
 from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Index, collection_name, open_client
@@ -34,8 +36,9 @@ class Assistant:
         """``llm``: a LangChain chat model for generative answers; by default the one named by
         ``settings.llm`` (``QA_LLM``), else none: answers are extractive."""
         self.settings = settings or Settings()
-        self.llm = llm or (make_llm(self.settings.llm, self.settings.llm_base_url, self.settings.llm_timeout)
-                           if self.settings.llm else None)
+        s = self.settings
+        key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+        self.llm = llm or (make_llm(s.llm, s.llm_base_url, s.llm_timeout, key) if s.llm else None)
         self.embedder = embedder or Embedder.from_settings(self.settings)
         self.index = Index(open_client(self.settings), collection_name(self.settings.collection, self.embedder.encoder),
                            self.embedder.identity)
@@ -119,3 +122,35 @@ def default_assistant(settings: Settings | None = None) -> Assistant:
 def ask(question: str, history: list | None = None, filters: Filters | None = None, mode: str = "answer") -> Answer:
     """Answer ``question`` from the articles in the corpus folder, with verified quotes."""
     return default_assistant().ask(question, history, filters, mode)
+
+
+class Warmup:
+    """Builds the assistant in a background thread, so the page is served at once; calling the
+    object waits until the assistant is ready and returns it."""
+
+    def __init__(self, factory: Callable[[], Assistant]):
+        self._factory = factory
+        self._assistant: Assistant | None = None
+        self._done = threading.Event()
+
+    def start(self) -> "Warmup":
+        threading.Thread(target=self._run, name="warmup", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        print(LOADING, flush=True)
+        try:
+            self._assistant = self._factory()
+            print(f"Ready: {len(self._assistant.snapshot.articles)} articles indexed.", flush=True)
+        except AssistantError as err:
+            print(f"The assistant could not start: {err}", file=sys.stderr, flush=True)
+        except Exception:  # unexpected: keep the server up, show the trace on the console
+            traceback.print_exc()
+        finally:
+            self._done.set()
+
+    def __call__(self) -> Assistant:
+        self._done.wait()
+        if self._assistant is None:     # the warm-up failed: try again (e.g. the index was busy)
+            self._assistant = self._factory()
+        return self._assistant

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     llm: str | None = None
     llm_base_url: str | None = None
     llm_timeout: float = 60.0
+    # The key an OpenAI-compatible server asks for (local servers usually need none).
+    llm_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("QA_LLM_API_KEY", "OPENAI_API_KEY"))
 
     host: str = "127.0.0.1"
     port: int = 7860

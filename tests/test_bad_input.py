@@ -1,4 +1,4 @@
-"""Bad input for ``app.py ingest``, table-driven and in-process (``app.main`` with a fresh assistant on a
+"""Bad input for ``app.py ingest``, table-driven and in-process (``cli.main`` with a fresh assistant on a
 corpus of the test's own; real model and Chroma): odd files and links in the corpus folder are
 reported one by one or passed over, never hang or crash the ingest; a corrupt index is refused with
 a sentence saying how to rebuild it."""
@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-import app
+import cli
 from retrieval.assistant import Assistant
 from retrieval.errors import IndexUnavailable
 
@@ -114,12 +114,12 @@ CASES = [
 
 
 def run_main(argv: list[str], get_assistant, timeout: float = 120) -> int:
-    """``app.main(argv)`` in a thread: a hang fails the test instead of blocking the suite."""
+    """``cli.main(argv)`` in a thread: a hang fails the test instead of blocking the suite."""
     outcome: dict = {}
 
     def target() -> None:
         try:
-            outcome["code"] = app.main(argv, get_assistant=get_assistant)
+            outcome["code"] = cli.main(argv, get_assistant=get_assistant)
         except BaseException as err:  # handed to the test
             outcome["error"] = err
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-import app
+import cli
 from bench.load import stop_app
 from prompts import ABSTENTION
 from retrieval.assistant import Assistant
@@ -129,7 +129,7 @@ def test_serve_answers_the_page_before_the_model_is_loaded_then_answers(cli_env,
 
 # -- in-process, on the shared assistant -------------------------------------------------------------------
 def test_ask_prints_the_answer_then_one_citation_per_quote(assistant, capsys):
-    assert app.main(["ask", KHAMENEI], get_assistant=lambda: assistant) == 0
+    assert cli.main(["ask", KHAMENEI], get_assistant=lambda: assistant) == 0
     answer = assistant.ask(KHAMENEI)
     cites = [render.citation(n, q) for n, q in enumerate(answer.quotes, start=1)]  # format: the test below
     assert capsys.readouterr().out == "\n".join([answer.answer, "", *cites]) + "\n"
@@ -147,7 +147,7 @@ def test_citations_name_the_outlet_else_the_title_else_the_file():
 
 
 def test_ask_an_abstention_prints_only_the_abstention(assistant, capsys):
-    assert app.main(["ask", OFF_TOPIC], get_assistant=lambda: assistant) == 0
+    assert cli.main(["ask", OFF_TOPIC], get_assistant=lambda: assistant) == 0
     assert capsys.readouterr().out == ABSTENTION + "\n"
 
 
@@ -155,7 +155,7 @@ def test_batch_reports_a_bad_question_and_goes_on_with_exit_code_1(assistant, tm
     long_question = "why " * 300
     questions = tmp_path / "questions.txt"
     questions.write_text(f"{long_question}\n  \n{OFF_TOPIC}\n", encoding="utf-8")
-    assert app.main(["ask", "--json", "--file", str(questions)], get_assistant=lambda: assistant) == 1
+    assert cli.main(["ask", "--json", "--file", str(questions)], get_assistant=lambda: assistant) == 1
     first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first == {"question": long_question, "error": "The question is 1,199 characters long; the limit is "
                                                          "1,000. Please ask a shorter question."}
@@ -167,12 +167,12 @@ def test_a_missing_questions_file_exits_2_before_loading_anything(tmp_path, caps
         raise AssertionError("the assistant must not be built")
 
     missing = tmp_path / "nope.txt"
-    assert app.main(["ask", "--file", str(missing)], get_assistant=never) == 2
+    assert cli.main(["ask", "--file", str(missing)], get_assistant=never) == 2
     assert capsys.readouterr().err == f"{missing}: No such file or directory.\n"
 
 
 def test_search_prints_numbered_passages(assistant, capsys):
-    assert app.main(["search", "Kataib Hezbollah", "--k", "2"], get_assistant=lambda: assistant) == 0
+    assert cli.main(["search", "Kataib Hezbollah", "--k", "2"], get_assistant=lambda: assistant) == 0
     out = capsys.readouterr().out
     docs = assistant.retriever.invoke("Kataib Hezbollah")[:2]
     assert out.startswith(f"[1] {docs[0].metadata['source']}:{docs[0].metadata['start']}-{docs[0].metadata['end']} — ")
@@ -182,7 +182,7 @@ def test_search_prints_numbered_passages(assistant, capsys):
 
 def test_search_k_beyond_the_retriever_default_still_shows_k(assistant, capsys):
     k = assistant.retriever.k + 4
-    assert app.main(["search", "militias", "--k", str(k), "--json"], get_assistant=lambda: assistant) == 0
+    assert cli.main(["search", "militias", "--k", str(k), "--json"], get_assistant=lambda: assistant) == 0
     assert len(json.loads(capsys.readouterr().out)) == k
     assert assistant.retriever.k == k - 4      # the shared retriever is left as it was
 
@@ -193,18 +193,18 @@ def test_ingest_shows_the_summary_and_exits_1_when_a_file_failed(make_assistant,
     (corpus / "004.txt").write_bytes((CORPUS / "004_9f3c536fd21fedea.txt").read_bytes())
     (corpus / "broken.txt").write_bytes(b"\x00\x01\x02 not text" * 20)
     built: Assistant = make_assistant(corpus)
-    assert app.main(["ingest"], get_assistant=lambda: built) == 1
+    assert cli.main(["ingest"], get_assistant=lambda: built) == 1
     out = capsys.readouterr().out
     assert out.startswith("1 added, 0 updated, 0 unchanged, 0 removed, 0 duplicates, 1 failed, ")
     assert out.endswith("\n  failed: broken.txt looks like a binary file, not text.\n")
-    assert app.main(["ingest"], get_assistant=lambda: built) == 1
+    assert cli.main(["ingest"], get_assistant=lambda: built) == 1
     assert capsys.readouterr().out.startswith("0 added, 0 updated, 1 unchanged, ")
 
 
 @pytest.mark.parametrize("argv", [["ask"], ["ask", "q", "--file", "-"], ["search", "q", "--k", "0"], ["nope"]])
 def test_bad_usage_exits_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
-        app.main(argv)
+        cli.main(argv)
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith("usage: app.py")
 
@@ -220,7 +220,7 @@ def test_ask_export_writes_a_markdown_and_a_json_brief(assistant, tmp_path, caps
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{KHAMENEI}\n{OFF_TOPIC}\n"))
-    assert app.main(["ask", "--file", "-", "--export", str(tmp_path / "brief.md")], get_assistant=lambda: assistant) == 0
+    assert cli.main(["ask", "--file", "-", "--export", str(tmp_path / "brief.md")], get_assistant=lambda: assistant) == 0
     answers = [assistant.ask(KHAMENEI), assistant.ask(OFF_TOPIC)]
     data = json.loads((tmp_path / "brief.json").read_text(encoding="utf-8"))
     assert data == [a.to_dict() for a in answers]
@@ -230,3 +230,13 @@ def test_ask_export_writes_a_markdown_and_a_json_brief(assistant, tmp_path, caps
     for quote in answers[0].quotes:
         assert f"> {quote.text}" in brief and f"{quote.source}, characters {quote.start}–{quote.end}" in brief
     assert capsys.readouterr().err == f"Brief written to {tmp_path / 'brief.md'} and {tmp_path / 'brief.json'}.\n"
+
+
+def test_ask_explain_shows_the_policy_gates_as_json_and_as_text(assistant, capsys):
+    assert cli.main(["ask", "--json", "--explain", KHAMENEI], get_assistant=lambda: assistant) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["explanation"]["decision"]["reason"] == "ANSWERED"
+    assert {k: v for k, v in data.items() if k != "explanation"} == assistant.ask(KHAMENEI).to_dict()
+    assert cli.main(["ask", "--explain", OFF_TOPIC], get_assistant=lambda: assistant) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(render.format_answer(assistant.ask(OFF_TOPIC)) + "\n\nDecision: ")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-import app
+import cli
 from retrieval.assistant import Assistant
 from retrieval.index.store import Index, chunk_id, open_client
 from retrieval.ingest.loading import read_article
@@ -214,7 +214,7 @@ def test_ingest_killed_at_random_points_resumes_to_exactly_the_corpus(tmp_path, 
 
     # 4. A third ingest (the same CLI command, in-process) has nothing left to do.
     capsys.readouterr()
-    assert app.main(["ingest"], get_assistant=lambda: Assistant(settings, embedder=embedder)) == 0
+    assert cli.main(["ingest"], get_assistant=lambda: Assistant(settings, embedder=embedder)) == 0
     assert capsys.readouterr().out == ("0 added, 0 updated, 35 unchanged, 0 removed, 0 duplicates, 0 failed, "
                                        "0 chunks embedded, 0 reused\n")
 

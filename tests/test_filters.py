@@ -4,7 +4,7 @@ import json
 import pytest
 
 
-import app
+import cli
 from retrieval.errors import InvalidFilter
 from retrieval.search.filters import Filters
 from tests.conftest import write_corpus
@@ -64,12 +64,12 @@ def test_bad_or_empty_filters_are_a_clear_error(harbour, filters, message):
 
 
 def test_cli_filter_options(harbour, capsys):
-    assert app.main(["ask", "--json", "--outlet", "Wire Two", "--since", "2025-01-01", QUESTION],
+    assert cli.main(["ask", "--json", "--outlet", "Wire Two", "--since", "2025-01-01", QUESTION],
                     get_assistant=lambda: harbour) == 0
     data = json.loads(capsys.readouterr().out)
     assert sorted({q["source"] for q in data["quotes"]}) == ["april.txt"]
     assert data["notice"].endswith("nodate.txt.")
-    assert app.main(["search", "--json", "--source", "march.txt", "harbour talks"], get_assistant=lambda: harbour) == 0
+    assert cli.main(["search", "--json", "--source", "march.txt", "harbour talks"], get_assistant=lambda: harbour) == 0
     assert {c["source"] for c in json.loads(capsys.readouterr().out)} == {"march.txt"}
-    assert app.main(["ask", "--until", "never", QUESTION], get_assistant=lambda: harbour) == 2
+    assert cli.main(["ask", "--until", "never", QUESTION], get_assistant=lambda: harbour) == 2
     assert capsys.readouterr().err == "until 'never' is not a date; write it as 2025-03-01.\n"

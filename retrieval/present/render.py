@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING
 
 from prompts import UNDATED
-
 from retrieval.present.attribution import source_label
 from retrieval.present.viewer import highlight_parts
-from retrieval.types import Answer, Quote
-
-if TYPE_CHECKING:
-    from langchain_core.documents import Document
+from retrieval.types import Answer, Hit, Quote
 
 CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
-CHUNK_KEYS = ("source", "start", "end", "title", "outlet", "published", "url", "score")
 
 
 def attribution(quote: Quote) -> str:
@@ -53,20 +47,34 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines + ([""] + extra if extra else []))
 
 
-def chunk_dict(doc: Document) -> dict:
-    return {"text": doc.page_content, **{key: doc.metadata.get(key) for key in CHUNK_KEYS}}
+def chunk_dict(hit: Hit) -> dict:
+    """A retrieved passage as ``search --json`` prints it."""
+    c, m = hit.chunk, hit.meta
+    return {"text": c.text, "source": c.source, "start": c.start, "end": c.end, "title": m.title, "outlet": m.outlet,
+            "published": m.published, "url": m.url, "score": hit.score}
 
 
-def format_chunks(docs: list[Document]) -> str:
+def format_chunks(hits: list[Hit]) -> str:
     blocks = []
-    for n, doc in enumerate(docs, start=1):
-        m = doc.metadata
-        label = source_label(m.get("outlet"), m.get("title"), m["source"])
-        head = (f"[{n}] {m['source']}:{m['start']}-{m['end']} — {label}, {m.get('published') or UNDATED} "
-                f"(score {m['score']:.4f}, dense {m['dense']:.3f}, bm25 {m['bm25']:.2f})")
-        body = "\n".join(f"    {line}" if line.strip() else "" for line in doc.page_content.splitlines())
+    for n, hit in enumerate(hits, start=1):
+        c, m = hit.chunk, hit.meta
+        head = (f"[{n}] {c.source}:{c.start}-{c.end} — {source_label(m.outlet, m.title, c.source)}, "
+                f"{m.published or UNDATED} (score {hit.score:.4f}, dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})")
+        body = "\n".join(f"    {line}" if line.strip() else "" for line in c.text.splitlines())
         blocks.append(f"{head}\n{body}")
     return "\n\n".join(blocks) if blocks else "No matching passages."
+
+
+def format_explanation(explanation: dict) -> str:
+    """``--explain`` as text: the decision, then each candidate sentence and its gates in order."""
+    decision = explanation["decision"]
+    lines = [f"Decision: {decision['reason']}" + (f" — {decision['detail']}" if decision["detail"] else "")]
+    for n, cand in enumerate(explanation["candidates"], start=1):
+        score = "-" if cand["score"] is None else f"{cand['score']:.4f}"
+        lines.append(f"  {n}. {cand['source']}:{cand['start']}-{cand['end']} score {score}: {cand['decision']}")
+        lines += [f"       {'pass' if g['passed'] else 'FAIL'} {g['gate']}: {g['reason']}"
+                  + (f" — {g['detail']}" if g["detail"] else "") for g in cand["gates"]]
+    return "\n".join(lines)
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
