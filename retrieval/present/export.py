@@ -6,16 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+from retrieval.present.attribution import brief_attribution
 from retrieval.types import Answer
 
 
 def brief_json(answers: list[Answer]) -> str:
     return json.dumps([a.to_dict() for a in answers], ensure_ascii=False, indent=2) + "\n"
-
-
-def _attribution(q) -> str:
-    parts = [q.outlet, f"“{q.title}”" if q.title else None, q.published or "undated", q.url]
-    return ", ".join(p for p in parts if p) + f" — {q.source}, characters {q.start}–{q.end}"
 
 
 def brief_markdown(answers: list[Answer], title: str = "Brief") -> str:
@@ -28,7 +24,7 @@ def brief_markdown(answers: list[Answer], title: str = "Brief") -> str:
         lines += [answer.answer, ""]
         for n, quote in enumerate(answer.quotes, start=1):
             quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in quote.text.splitlines())
-            lines += [f"**[{n}]** {_attribution(quote)}", "", quoted, ""]
+            lines += [f"**[{n}]** {brief_attribution(quote)}", "", quoted, ""]
         lines += [line for line in (answer.notice,) if line]
     return "\n".join(lines).rstrip() + "\n"
 

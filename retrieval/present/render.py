@@ -7,24 +7,15 @@ import html
 import re
 
 from prompts import UNDATED
-from retrieval.present.attribution import source_label
+from retrieval.present.attribution import citation_attribution, source_label
 from retrieval.present.viewer import highlight_parts
 from retrieval.types import Answer, Hit, Quote
 
 CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
 
 
-def attribution(quote: Quote) -> str:
-    """``Defence Talks, undated — 002_09e231ab3d45662e.txt:1980-2299`` (and the URL when known);
-    an article with neither outlet nor title is named once, by its file."""
-    place = f"{quote.source}:{quote.start}-{quote.end}"
-    named = quote.outlet or quote.title
-    line = f"{named}, {quote.published or UNDATED} — {place}" if named else f"{place}, {quote.published or UNDATED}"
-    return f"{line} {quote.url}" if quote.url else line
-
-
 def citation(n: int, quote: Quote) -> str:
-    return f"[{n}] {attribution(quote)}"
+    return f"[{n}] {citation_attribution(quote)}"
 
 
 def checks_line(answer: Answer) -> str | None:
@@ -104,7 +95,7 @@ def chat_markdown(answer: Answer) -> str:
     if answer.standalone_question:
         text = f"_Searched for: {md_escape(answer.standalone_question)}_\n\n" + text
     if answer.quotes:
-        cites = [f"**\\[{n}\\]** {md_escape(attribution(q))}" for n, q in enumerate(answer.quotes, start=1)]
+        cites = [f"**\\[{n}\\]** {md_escape(citation_attribution(q))}" for n, q in enumerate(answer.quotes, start=1)]
         text += "\n\n" + "\n".join(cites)
     extra = [f"_{md_escape(line)}_" for line in (checks_line(answer), answer.notice) if line]
     return text + ("\n\n" + "\n\n".join(extra) if extra else "")
