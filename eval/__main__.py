@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from retrieval.assistant import Assistant
@@ -12,7 +13,12 @@ from .runner import BASELINE, QUESTIONS, load_questions, run_eval
 
 
 def main() -> None:
+    if "--squad" in sys.argv[1:]:   # the out-of-domain evaluation has its own options (eval/squad.py)
+        from .squad import main as squad_main
+
+        return squad_main([arg for arg in sys.argv[1:] if arg != "--squad"])
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
+    parser.add_argument("--squad", action="store_true", help="run the SQuAD out-of-domain evaluation instead (eval/SQUAD.md)")
     parser.add_argument("--questions", default=str(QUESTIONS))
     parser.add_argument("--kind", choices=["fact", "alias", "multi", "unanswerable"], help="only questions of this kind")
     parser.add_argument("--aliases", help="another alias table (e.g. an empty one, to measure what aliases add)")
