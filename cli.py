@@ -66,7 +66,7 @@ def cmd_search(args, settings: Settings, get_assistant: GetAssistant) -> int:
     assistant = get_assistant()
     filters = filters_of(args)
     scope = resolve(filters, assistant.snapshot.articles) if filters.active else None
-    hits = assistant.retriever.hits(assistant.snapshot.analyze(query), k=max(args.k, assistant.retriever.k),
+    hits = assistant.retriever.hits(assistant.analyze(query), k=max(args.k, assistant.retriever.k),
                                     sources=scope.sources if scope else None)[:args.k]
     if args.json:
         print(json.dumps([chunk_dict(h) for h in hits], ensure_ascii=False, indent=2))

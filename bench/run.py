@@ -103,7 +103,7 @@ def measure_queries(assistant, questions: list[dict], passes: int = 2) -> dict:
             bare_ms.append(1000 * (t2 - t1))
     recall = []                           # Chroma's approximate neighbours against the exact ones
     for t in texts:
-        question = assistant.snapshot.analyze(t)
+        question = assistant.analyze(t)
         vector = assistant.embedder.embed_query(question.dense_text or question.text)
         exact = {assistant.snapshot.chunks[pos].id for pos, _ in assistant.snapshot.nearest(np.asarray(vector), 30)}
         approx = {cid for cid, _ in assistant.index.query(vector, 30)}
@@ -111,7 +111,7 @@ def measure_queries(assistant, questions: list[dict], passes: int = 2) -> dict:
     answerable = [q for q in questions if q.get("answerable")]
     hits = 0
     for q in answerable:
-        ranked = assistant.retriever.hits(assistant.snapshot.analyze(q["question"]), k=10)
+        ranked = assistant.retriever.hits(assistant.analyze(q["question"]), k=10)
         hits += any(g in h.chunk.text for h in ranked[:4] for g in q["gold"])
     return {"questions": len(texts), "ask_p50_ms": percentile(ask_ms, 0.5), "ask_p95_ms": percentile(ask_ms, 0.95),
             "bare_p50_ms": percentile(bare_ms, 0.5), "bare_p95_ms": percentile(bare_ms, 0.95),

@@ -86,7 +86,7 @@ def run_eval(assistant: Assistant, questions: list[dict]) -> EvalReport:
                 report.failures.append(f"{q['id']} answered, should abstain: {q['question']}")
             continue
         report.answerable += 1
-        ranked = assistant.retriever.hits(assistant.snapshot.analyze(q["question"]), k=10)
+        ranked = assistant.retriever.hits(assistant.analyze(q["question"]), k=10)
         ranks = [i for i, h in enumerate(ranked, 1) if any(g in h.chunk.text for g in q["gold"])]
         for k in hits:
             hits[k] += bool(ranks) and ranks[0] <= k

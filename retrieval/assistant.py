@@ -5,6 +5,7 @@ import sys
 import threading
 import traceback
 from dataclasses import replace
+from functools import lru_cache
 from typing import Callable, Iterator
 
 from langchain_core.language_models import BaseChatModel
@@ -24,8 +25,17 @@ from retrieval.search.filters import Filters, resolve
 from retrieval.search.hybrid import HybridRetriever
 from retrieval.settings import Settings
 from retrieval.text.followup import condense
-from retrieval.text.question import clean_question
+from retrieval.text.aliases import AliasTable
+from retrieval.text.question import QuestionAnalyzer, clean_question
 from retrieval.types import Answer
+
+
+def corpus_analyzer(snapshot: Snapshot, aliases: AliasTable) -> QuestionAnalyzer:
+    """The question analyzer of a corpus: the alias table plus the acronyms its articles define,
+    the indexed vocabulary and every other term the articles know."""
+    for record in snapshot.articles.values():
+        aliases.learn_acronyms(record.text)
+    return QuestionAnalyzer(aliases, snapshot.lexical.vocabulary, snapshot.known_terms())
 
 
 class Assistant:
@@ -47,8 +57,10 @@ class Assistant:
 
     def _reload(self) -> None:
         s = self.settings
-        self.snapshot = Snapshot.load(self.index, s.aliases_file)
-        self.retriever = HybridRetriever(snapshot=self.snapshot, embedder=self.embedder,
+        self.snapshot = Snapshot.load(self.index)
+        self.analyzer = corpus_analyzer(self.snapshot, AliasTable.load(s.aliases_file))
+        self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
+        self.retriever = HybridRetriever(snapshot=self.snapshot, embedder=self.embedder, analyze=self.analyze,
                                          candidates=s.candidates, k=s.retrieve_k)
         self.selector = QuoteSelector(self.snapshot, AnswerPolicy.from_settings(s))
         self.answerer = Answerer(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")
@@ -86,7 +98,7 @@ class Assistant:
         if mode not in MODES:
             raise InvalidQuestion(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
         question = clean_question(question, self.settings.max_question_chars)
-        standalone = condense(question, history, self.snapshot.analyze, self.llm)
+        standalone = condense(question, history, self.analyze, self.llm)
         scope = resolve(filters, self.snapshot.articles) if filters and filters.active else None
         return question, standalone, scope
 

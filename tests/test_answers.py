@@ -147,7 +147,7 @@ def _alias_groups():
 def test_every_alias_of_a_group_searches_the_same_way(assistant, names):
     """Whatever spelling the question uses, the search is the same: same terms, same text for the
     encoder, same best passage."""
-    analyses = [assistant.snapshot.analyze(f"What did {name} say about the talks?") for name in names]
+    analyses = [assistant.analyze(f"What did {name} say about the talks?") for name in names]
     assert len({a.dense_text for a in analyses}) == 1
     assert len({tuple(a.query_terms) for a in analyses}) == 1
     best = {assistant.retriever.invoke(f"What did {name} say about the talks?")[0].id for name in names}

@@ -39,7 +39,7 @@ def test_nearest_is_the_exact_ranking_with_and_without_a_source_mask(assistant):
 
 
 def test_the_retrievers_similarity_is_the_cosine_of_question_and_chunk(assistant, embedder):
-    question = assistant.snapshot.analyze("What did Khamenei say about the PMF?")
+    question = assistant.analyze("What did Khamenei say about the PMF?")
     query = np.array(embedder.embed_query(question.dense_text or question.text), dtype=np.float32)
     for hit in assistant.retriever.hits(question):
         row = assistant.snapshot.vectors[assistant.snapshot.position[hit.chunk.id]]

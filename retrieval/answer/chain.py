@@ -38,7 +38,7 @@ class Answerer:
     def retrieve(self, question: str, sources: frozenset[str] | None = None, mode: str = "answer") -> list[Hit]:
         # The timeline casts a wider net: every source that speaks to the point.
         k = 2 * self.retriever.k if mode == "timeline" else None
-        return self.retriever.hits(self.snapshot.analyze(question), k=k, sources=sources)
+        return self.retriever.hits(self.retriever.analyze(question), k=k, sources=sources)
 
     def answer(self, question: str, hits: list[Hit], mode: str = "answer", explain: bool = False) -> Answer:
         if mode == "timeline":
@@ -69,11 +69,11 @@ class Answerer:
         yield self._explained(compose_generative(question, *verify_reply(reply, hits), self.snapshot), None, explain)
 
     def extractive(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
-        selection = self.selector.select(self.snapshot.analyze(question), hits, explain=explain)
+        selection = self.selector.select(self.retriever.analyze(question), hits, explain=explain)
         return self._explained(compose(question, to_quotes(selection.chosen, self.snapshot)), selection, explain)
 
     def timeline(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
-        parsed = self.snapshot.analyze(question)
+        parsed = self.retriever.analyze(question)
         selection = self.selector.select(parsed, hits, self.selector.policy.for_timeline(), explain)
         action = {t for c in parsed.concepts if not c.named for t in c.all_terms}
         answer = compose_timeline(question, to_quotes(selection.chosen, self.snapshot), action)

@@ -1,25 +1,20 @@
-"""An in-memory view of what the index has committed: article texts, chunks, the lexical
-index and the question analyzer built on their vocabulary. Rebuilt after each ingest."""
+"""An in-memory view of what the index has committed: article texts, chunks and their vectors,
+sentences and the lexical index, and the terms the corpus knows. Rebuilt after each ingest."""
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from retrieval.index.lexical import LexicalIndex
 from retrieval.index.store import Index
-from retrieval.text.aliases import AliasTable
 from retrieval.text.normalize import terms
-from retrieval.text.question import QuestionAnalyzer
 from retrieval.text.sentences import split_sentences
 from retrieval.types import ArticleRecord, StoredChunk
 
 
 class Snapshot:
-    def __init__(self, articles: dict[str, ArticleRecord], chunks: list[StoredChunk], vectors: np.ndarray,
-                 aliases: AliasTable):
+    def __init__(self, articles: dict[str, ArticleRecord], chunks: list[StoredChunk], vectors: np.ndarray):
         """``vectors``: one row per chunk, in the order of ``chunks``."""
         self.articles = articles
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
@@ -32,16 +27,16 @@ class Snapshot:
         self._by_source: dict[str, list[StoredChunk]] = defaultdict(list)
         for chunk in self.chunks:
             self._by_source[chunk.source].append(chunk)
-        for record in articles.values():
-            aliases.learn_acronyms(record.text)
         self.lexical = LexicalIndex(self.chunks)
-        known = {t for source, record in articles.items() for t in terms(self._outside_chunks(source, record.text))}
-        known |= {t for record in articles.values() for value in record.meta.to_dict().values() if value
-                  for t in terms(value)}
-        self.analyzer = QuestionAnalyzer(aliases, self.lexical.vocabulary, known)
         self._sentences: dict[str, list[tuple[int, int]]] = {}
         self._terms: dict[str, set[str]] = {}
-        self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
+
+    def known_terms(self) -> set[str]:
+        """Every term of the articles beyond the indexed chunks: page furniture (a source named only in its
+        banner is still a known name) and metadata."""
+        known = {t for source, record in self.articles.items() for t in terms(self._outside_chunks(source, record.text))}
+        return known | {t for record in self.articles.values() for value in record.meta.to_dict().values() if value
+                        for t in terms(value)}
 
     def _outside_chunks(self, source: str, text: str) -> str:
         """The article's text that no chunk holds (page furniture): names there are still known."""
@@ -53,9 +48,9 @@ class Snapshot:
         return "\n".join(pieces)
 
     @classmethod
-    def load(cls, index: Index, aliases_file: Path) -> "Snapshot":
+    def load(cls, index: Index) -> "Snapshot":
         articles = index.committed()
-        return cls(articles, *index.committed_chunks(articles), AliasTable.load(aliases_file))
+        return cls(articles, *index.committed_chunks(articles))
 
     def nearest(self, vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """``(position, cosine similarity)`` of the ``n`` chunks nearest to ``vector`` (of those in

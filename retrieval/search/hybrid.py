@@ -1,6 +1,8 @@
 """Hybrid retrieval as a LangChain retriever: dense (Chroma) and BM25, fused by reciprocal rank."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -22,6 +24,7 @@ class HybridRetriever(BaseRetriever):
 
     snapshot: Snapshot
     embedder: Embedder
+    analyze: Callable[[str], Question]
     candidates: int = 30
     k: int = 8
 
@@ -46,7 +49,7 @@ class HybridRetriever(BaseRetriever):
 
     def documents(self, query: str, sources: frozenset[str] | None = None, k: int | None = None) -> list[Document]:
         """The best chunks for ``query`` as documents (of ``sources`` only, if given)."""
-        return [self.to_document(hit) for hit in self.hits(self.snapshot.analyze(query), k=k, sources=sources)]
+        return [self.to_document(hit) for hit in self.hits(self.analyze(query), k=k, sources=sources)]
 
     def to_document(self, hit: Hit) -> Document:
         return Document(page_content=hit.chunk.text, id=hit.chunk.id, metadata={
