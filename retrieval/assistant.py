@@ -14,7 +14,9 @@ from prompts import LOADING, UNDATED_LEFT_OUT, fill
 
 from retrieval.answer.chain import Answerer, answerer_chain
 from retrieval.answer.generative import make_llm
+from retrieval.answer.features import SentenceRow
 from retrieval.answer.policy import AnswerPolicy
+from retrieval.answer.scorer import AnswerScorer
 from retrieval.answer.select import QuoteSelector
 from retrieval.errors import AssistantError, InvalidQuestion
 from retrieval.index.embedding import Embedder
@@ -42,10 +44,12 @@ class Assistant:
     """Holds the loaded model and index; safe to share between threads."""
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
-                 llm: BaseChatModel | None = None):
+                 llm: BaseChatModel | None = None, scorer: AnswerScorer | None = None):
         """``llm``: a LangChain chat model for generative answers; by default the one named by
-        ``settings.llm`` (``QA_LLM``), else none: answers are extractive."""
+        ``settings.llm`` (``QA_LLM``), else none: answers are extractive. ``scorer``: the answer
+        scorer; by default the one in ``settings.answer_model``."""
         self.settings = settings or Settings()
+        self.scorer = scorer or AnswerScorer.load(self.settings.answer_model)
         s = self.settings
         key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
         self.llm = llm or (make_llm(s.llm, s.llm_base_url, s.llm_timeout, key) if s.llm else None)
@@ -62,7 +66,7 @@ class Assistant:
         self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
         self.retriever = HybridRetriever(snapshot=self.snapshot, embedder=self.embedder, analyze=self.analyze,
                                          candidates=s.candidates, k=s.retrieve_k)
-        self.selector = QuoteSelector(self.snapshot, AnswerPolicy.from_settings(s))
+        self.selector = QuoteSelector(self.snapshot, AnswerPolicy.from_settings(s, self.scorer))
         self.answerer = Answerer(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")
         self.chain = answerer_chain(self.answerer)
 
@@ -72,6 +76,13 @@ class Assistant:
             if report.changed or not self.snapshot.articles:
                 self._reload()
             return report
+
+    def candidate_rows(self, question: str) -> list[SentenceRow]:
+        """What the answer scorer sees for a standalone question: every sentence of the retrieved
+        chunks with its features (``python -m training`` learns from these)."""
+        parsed = self.analyze(question)
+        vector = self.embedder.query_vector(parsed.dense_text or parsed.text)
+        return self.selector.rows(parsed, vector, self.retriever.hits(parsed))
 
     def ask(self, question: str, history: list | None = None, filters: Filters | None = None,
             mode: str = "answer", explain: bool = False) -> Answer:

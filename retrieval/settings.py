@@ -35,8 +35,11 @@ class Settings(BaseSettings):
     candidates: int = 30            # per retriever (dense and BM25) before fusion
     retrieve_k: int = 8             # fused chunks handed to the answerer
     max_quotes: int = 4
-    min_coverage: float = 0.3       # share of the question's key terms (by rarity) a quote must hold
-    min_score: float = 0.47         # 0.5 x coverage + 0.5 x cosine similarity
+    # The learned answer scorer (``python -m training`` writes it) and the probability a sentence
+    # needs to be quoted; by default the model's own threshold, chosen on held-out articles.
+    answer_model: Path = PROJECT_DIR / "retrieval" / "answer" / "answer_model.json"
+    answer_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    quote_chars: int = 600          # quoted characters in one answer at most (the first quote always fits)
     max_question_chars: int = 1000
     max_file_bytes: int = 50 * 1024 * 1024
 

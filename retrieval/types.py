@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class ArticleMeta:
@@ -44,13 +46,27 @@ class ArticleRecord:
 
 
 @dataclass(frozen=True)
+class ChunkEncoding:
+    """What ingest computes once from a chunk's text: its vector, its sentences with theirs
+    (pooled from the same pass's token vectors) and its named entities. Offsets are relative to
+    the chunk, so an unchanged text keeps its encoding wherever it moves."""
+    vector: list[float]
+    sentences: tuple[tuple[int, int], ...] = ()
+    sentence_vectors: np.ndarray | None = None          # float16, a row per sentence
+    entities: tuple[tuple[int, int, str], ...] = ()      # (start, end, spaCy label)
+
+
+@dataclass(frozen=True)
 class StoredChunk:
-    """A committed chunk as read back from the index."""
+    """A committed chunk as read back from the index (its vector is a row of the snapshot's matrix)."""
     id: str
     source: str
     start: int
     end: int
     text: str
+    sentences: tuple[tuple[int, int], ...] = ()
+    sentence_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
+    entities: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,14 @@ class Quote:
     start: int
     end: int
     score: float
+    # Optional, in ``to_dict()`` only when set: the article's readable label (its headline, else
+    # its opening words, marked as such), its author, and for an undated article the latest
+    # date its text names (never its publication date).
+    label: str | None = None
+    author: str | None = None
+    mentions_until: str | None = None
+
+    OPTIONAL = ("label", "author", "mentions_until")
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,10 @@ class Answer:
     def to_dict(self) -> dict:
         """The JSON contract; the optional fields appear only when set."""
         data = asdict(self)
+        for quote in data["quotes"]:
+            for optional in Quote.OPTIONAL:
+                if quote[optional] is None:
+                    del quote[optional]
         for optional in ("quote_checks", "notice", "standalone_question", "disagreements", "explanation"):
             if data[optional] is None:
                 del data[optional]

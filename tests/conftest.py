@@ -47,8 +47,9 @@ def write_corpus(folder: Path, articles: dict[str, tuple[dict, str]]) -> Path:
 @pytest.fixture
 def make_assistant(tmp_path, embedder):
     """A fresh assistant over a corpus folder of the test's own (shares the loaded model)."""
-    def make(corpus: Path, **overrides) -> Assistant:
-        return Assistant(Settings(index_dir=tmp_path / "index", corpus_dir=corpus, **overrides), embedder=embedder)
+    def make(corpus: Path, scorer=None, **overrides) -> Assistant:
+        return Assistant(Settings(index_dir=tmp_path / "index", corpus_dir=corpus, **overrides), embedder=embedder,
+                         scorer=scorer)
     return make
 
 

@@ -19,6 +19,7 @@ from retrieval.answer.select import QuoteSelector, Selection
 from retrieval.errors import LLMUnavailable
 from retrieval.index.snapshot import Snapshot
 from retrieval.search.hybrid import HybridRetriever
+from retrieval.text.question import Question
 from retrieval.types import Answer, Hit
 
 
@@ -69,15 +70,19 @@ class Answerer:
         yield self._explained(compose_generative(question, *verify_reply(reply, hits), self.snapshot), None, explain)
 
     def extractive(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
-        selection = self.selector.select(self.retriever.analyze(question), hits, explain=explain)
+        selection = self._select(self.retriever.analyze(question), hits, self.selector.policy)
         return self._explained(compose(question, to_quotes(selection.chosen, self.snapshot)), selection, explain)
 
     def timeline(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
         parsed = self.retriever.analyze(question)
-        selection = self.selector.select(parsed, hits, self.selector.policy.for_timeline(), explain)
+        selection = self._select(parsed, hits, self.selector.policy.for_timeline())
         action = {t for c in parsed.concepts if not c.named for t in c.all_terms}
         answer = compose_timeline(question, to_quotes(selection.chosen, self.snapshot), action)
         return self._explained(answer, selection, explain)
+
+    def _select(self, question: Question, hits: list[Hit], policy: AnswerPolicy) -> Selection:
+        vector = self.retriever.embedder.query_vector(question.dense_text or question.text)
+        return self.selector.select(question, vector, hits, policy)
 
     def fallback(self, question: str, hits: list[Hit], err: Exception, explain: bool = False) -> Answer:
         """The extractive answer, saying that the language model could not be used."""

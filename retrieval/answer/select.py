@@ -1,14 +1,17 @@
 """Choosing the sentences that answer a question: every sentence of the retrieved chunks is
-described by its features (answer shape, coverage of the question, meaning) and put through
-the gates of the ``AnswerPolicy``; the ones that pass are ranked and chosen."""
+described by its features, scored by the learned model and put through the gates of the
+``AnswerPolicy``; the ones that pass are ranked by probability and chosen."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from retrieval.answer.policy import AnswerPolicy, Reason, SentenceFeatures, Verdict
+import numpy as np
+
+from retrieval.answer.features import FeatureExtractor, SentenceRow
+from retrieval.answer.policy import AnswerPolicy, Reason, Verdict
 from retrieval.index.snapshot import Snapshot
 from retrieval.text.normalize import terms
-from retrieval.text.question import Concept, Question
+from retrieval.text.question import Question
 from retrieval.types import Candidate, Hit
 
 EXPLAINED = 10   # sentences shown by ``--explain``
@@ -57,67 +60,47 @@ class QuoteSelector:
     def __init__(self, snapshot: Snapshot, policy: AnswerPolicy):
         self.snapshot = snapshot
         self.policy = policy
+        self.features = FeatureExtractor(snapshot)
 
-    def weight(self, concept: Concept) -> float:
-        """Rarer terms weigh more; names count more (``policy.name_weight``)."""
-        first = concept.alternatives[0]
-        rarity = max(self.snapshot.lexical.idf(t) for slot in first for t in slot)
-        return rarity * (self.policy.name_weight if concept.named else 1.0)
+    def rows(self, question: Question, vector: np.ndarray, hits: list[Hit]) -> list[SentenceRow]:
+        """Every sentence of the retrieved chunks, described for the scorer."""
+        return self.features.rows(question, vector, hits)
 
-    def assess(self, question: Question, hits: list[Hit], policy: AnswerPolicy, explain: bool = False) -> list[Assessment]:
-        """Every sentence of the retrieved chunks with its verdicts; without ``explain``, the
-        sentences of an article that fails the article gate are left out."""
+    def assess(self, question: Question, vector: np.ndarray, hits: list[Hit], policy: AnswerPolicy) -> list[Assessment]:
+        """Every sentence of the retrieved chunks with its probability and the model gate's verdict."""
+        rows = self.rows(question, vector, hits)
+        if not rows:
+            return []
+        probabilities = policy.scorer.probabilities(np.stack([r.values for r in rows]))
         found = []
-        for hit in hits:
-            source = hit.chunk.source
-            article = policy.article(question, self.snapshot.article_terms(source))
-            if not article.passed and not explain:
-                continue   # the article never mentions someone the question is about
-            sentences = self.snapshot.sentences(source)
-            for i, (s, e) in enumerate(sentences):
-                if hit.chunk.start <= s and e <= hit.chunk.end:
-                    found.append(self._assess_sentence(question, hit, sentences, i, policy, article))
+        for row, p in zip(rows, probabilities):
+            verdict = policy.sentence(float(p), policy.scorer.contributions(row.values))
+            start = self._extend_back(question, row) if verdict.passed else row.start
+            found.append(Assessment(row.source, start, row.end, [verdict], float(p)))
         return found
 
-    def _assess_sentence(self, question: Question, hit: Hit, sentences: list[tuple[int, int]], i: int,
-                         policy: AnswerPolicy, article: Verdict) -> Assessment:
-        text = self.snapshot.articles[hit.chunk.source].text
-        s, e = sentences[i]
-        sentence_terms = set(terms(text[s:e]))
-        context = sentences[max(i - policy.context_before, 0):i + 1 + policy.context_after]
-        context_terms = set(terms(" ".join(text[a:b] for a, b in context)))
-        weights = [self.weight(c) for c in question.concepts]
-        coverage = sum(w * policy.concept_credit(c.found_in(sentence_terms), c.found_in(context_terms))
-                       for c, w in zip(question.concepts, weights)) / sum(weights)
-        features = SentenceFeatures(hit.chunk.source, s, e, policy.answer_shape(question, text[s:e]), coverage, hit.dense)
-        score = policy.score(features)
-        if not article.passed:
-            return Assessment(hit.chunk.source, s, e, [article], score)
-        verdicts = policy.sentence(features)
-        start = self._extend_back(question, text, sentences, i, sentence_terms) if verdicts[-1].passed else s
-        return Assessment(hit.chunk.source, start, e, verdicts, score)
-
-    def _extend_back(self, question, text, sentences, i, sentence_terms) -> int:
+    def _extend_back(self, question: Question, row: SentenceRow) -> int:
         """Start the quote one sentence earlier when that sentence names who is speaking."""
-        s, e = sentences[i]
-        missing = [c for c in question.named if not c.found_in(sentence_terms)]
+        text = self.snapshot.articles[row.source].text
+        sentences = self.snapshot.sentences(row.source)
+        i = row.index
+        missing = [c for c in question.named if not c.found_in(set(terms(text[row.start:row.end])))]
         if missing and i > 0:
-            ps, _ = sentences[i - 1]
-            between = text[sentences[i - 1][1]:s]
-            if "\n" not in between and e - ps <= self.policy.max_quote_chars:
-                previous = set(terms(text[ps:sentences[i - 1][1]]))
+            ps, pe = sentences[i - 1]
+            if "\n" not in text[pe:row.start] and row.end - ps <= self.policy.max_quote_chars:
+                previous = set(terms(text[ps:pe]))
                 if any(c.found_in(previous) for c in missing):
                     return ps
-        return s
+        return row.start
 
-    def select(self, question: Question, hits: list[Hit], policy: AnswerPolicy | None = None,
-               explain: bool = False) -> Selection:
+    def select(self, question: Question, vector: np.ndarray, hits: list[Hit],
+               policy: AnswerPolicy | None = None) -> Selection:
         """The best quote, then the others the policy lets join it, best first."""
         policy = policy or self.policy
         verdict = policy.question(question)
         if not verdict.passed:
             return Selection([], verdict)
-        assessed = self.assess(question, hits, policy, explain)
+        assessed = self.assess(question, vector, hits, policy)
         chosen: list[Candidate] = []
         for item in sorted((a for a in assessed if a.passed), key=lambda a: -a.score):
             choice = policy.choice(item.score, item.source, item.start, item.end, chosen)

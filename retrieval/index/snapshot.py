@@ -29,6 +29,8 @@ class Snapshot:
             self._by_source[chunk.source].append(chunk)
         self.lexical = LexicalIndex(self.chunks)
         self._sentences: dict[str, list[tuple[int, int]]] = {}
+        self._sentence_vectors: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+        self._entities: dict[str, list[tuple[int, int, str]]] = {}
         self._terms: dict[str, set[str]] = {}
 
     def known_terms(self) -> set[str]:
@@ -80,8 +82,26 @@ class Snapshot:
         return self._terms[source]
 
     def sentences(self, source: str) -> list[tuple[int, int]]:
-        """Sentence offsets of a source's indexed text, in reading order."""
+        """Sentence offsets of a source's indexed text, in reading order (as ingest split them)."""
         if source not in self._sentences:
             text = self.articles[source].text
-            self._sentences[source] = [s for c in self._by_source[source] for s in split_sentences(text, c.start, c.end)]
+            self._sentences[source] = [
+                (c.start + a, c.start + b) for c in self._by_source[source]
+                for a, b in (c.sentences or ((s - c.start, e - c.start) for s, e in split_sentences(text, c.start, c.end)))]
         return self._sentences[source]
+
+    def sentence_vector(self, source: str, start: int, end: int) -> np.ndarray | None:
+        """The vector ingest stored for the sentence at ``start:end`` (float32), if any."""
+        if source not in self._sentence_vectors:
+            self._sentence_vectors[source] = {
+                (c.start + a, c.start + b): c.sentence_vectors[i] for c in self._by_source[source]
+                if c.sentence_vectors is not None for i, (a, b) in enumerate(c.sentences)}
+        vector = self._sentence_vectors[source].get((start, end))
+        return None if vector is None or not vector.any() else vector.astype(np.float32)
+
+    def entities(self, source: str) -> list[tuple[int, int, str]]:
+        """The named entities ingest found in a source's indexed text, as article offsets."""
+        if source not in self._entities:
+            self._entities[source] = [(c.start + a, c.start + b, label) for c in self._by_source[source]
+                                      for a, b, label in c.entities]
+        return self._entities[source]

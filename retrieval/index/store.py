@@ -6,13 +6,14 @@ article records that commit them, then the old versions' chunks are deleted.
 Readers only see chunks whose ``(source, doc_hash)`` is committed."""
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
 from retrieval.settings import Settings
-from retrieval.types import ArticleMeta, ArticleRecord, Chunk, StoredChunk
+from retrieval.types import ArticleMeta, ArticleRecord, Chunk, ChunkEncoding, StoredChunk
 
 _PAGE = 2000
 
@@ -100,7 +101,9 @@ class Index:
             for row, (cid, text, meta) in enumerate(zip(ids, docs, metas)):
                 record = committed.get(meta["source"])
                 if record and record.doc_hash == meta["doc_hash"]:
-                    chunks.append(StoredChunk(cid, meta["source"], meta["start"], meta["end"], text))
+                    encoding = _read_encoding(meta, [])
+                    chunks.append(StoredChunk(cid, meta["source"], meta["start"], meta["end"], text, encoding.sentences,
+                                              encoding.sentence_vectors, encoding.entities))
                     keep.append(row)
             rows.append(np.asarray(vectors, dtype=np.float32)[keep])
         return chunks, (np.concatenate(rows) if chunks else np.empty((0, 0), dtype=np.float32))
@@ -115,24 +118,26 @@ class Index:
         got = self.chunks.query(query_embeddings=[vector], n_results=min(n, count), include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(got["ids"][0], got["distances"][0])]
 
-    def reusable_vectors(self, source: str) -> dict[str, list[float]]:
-        """Vectors of a source's stored chunks by text hash, so unchanged text is not re-embedded."""
+    def reusable_encodings(self, source: str) -> dict[str, ChunkEncoding]:
+        """Encodings of a source's stored chunks by text hash, so unchanged text is not encoded again."""
         got = self.chunks.get(where={"source": source}, include=["metadatas", "embeddings"])
-        return {meta["text_hash"]: list(vec) for meta, vec in zip(got["metadatas"], got["embeddings"])}
+        return {meta["text_hash"]: _read_encoding(meta, list(vec)) for meta, vec in zip(got["metadatas"], got["embeddings"])
+                if meta.get("sentences")}   # chunks written before sentences were encoded are encoded again
 
     # -- writing -------------------------------------------------------------------------
-    def write_articles(self, items: list[tuple[ArticleRecord, list[Chunk], list[list[float]]]],
+    def write_articles(self, items: list[tuple[ArticleRecord, list[Chunk], list[ChunkEncoding]]],
                        replaced: set[str], batch: int = 1000) -> None:
         """Write articles in three steps, each safe to be interrupted: every new chunk (invisible:
         not committed), then the article records that commit them all, then the chunks of the
         previous versions of the ``replaced`` sources. Few calls: a Chroma write costs ~40 ms, whatever its size."""
         ids, texts, vectors, metas = [], [], [], []
-        for record, chunks, chunk_vectors in items:
+        for record, chunks, encodings in items:
             ids += [chunk_id(record.doc_hash, c) for c in chunks]
             texts += [c.text for c in chunks]
-            vectors += chunk_vectors
+            vectors += [e.vector for e in encodings]
             metas += [{"source": record.source, "doc_hash": record.doc_hash, "start": c.start, "end": c.end,
-                       "index": c.index, "text_hash": c.text_hash} for c in chunks]
+                       "index": c.index, "text_hash": c.text_hash, **_encoding_metadata(e)}
+                      for c, e in zip(chunks, encodings)]
         for i in range(0, len(ids), batch):
             self.chunks.upsert(ids=ids[i:i + batch], embeddings=vectors[i:i + batch], documents=texts[i:i + batch],
                                metadatas=metas[i:i + batch])
@@ -169,3 +174,18 @@ class Index:
             page = (got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"])
             yield page + (got["embeddings"],) if "embeddings" in include else page
             offset += len(got["ids"])
+
+
+def _encoding_metadata(encoding: ChunkEncoding) -> dict:
+    """A chunk's sentences, their vectors (float16, base64) and entities as Chroma metadata values."""
+    vectors = encoding.sentence_vectors if encoding.sentence_vectors is not None else np.zeros((0, 0), np.float16)
+    return {"sentences": json.dumps(encoding.sentences), "entities": json.dumps(encoding.entities),
+            "sentence_vectors": base64.b64encode(vectors.astype(np.float16).tobytes()).decode("ascii")}
+
+
+def _read_encoding(meta: dict, vector: list[float]) -> ChunkEncoding:
+    sentences = tuple(tuple(s) for s in json.loads(meta.get("sentences", "[]")))
+    raw = base64.b64decode(meta.get("sentence_vectors", ""))
+    vectors = np.frombuffer(raw, dtype=np.float16).reshape(len(sentences), -1) if sentences and raw else None
+    entities = tuple((a, b, label) for a, b, label in json.loads(meta.get("entities", "[]")))
+    return ChunkEncoding(vector, sentences, vectors, entities)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from retrieval.errors import IndexBusy, UnreadableFile
@@ -22,11 +23,13 @@ from retrieval.ingest.converters import CONVERTIBLE, convert
 from retrieval.ingest.loading import is_article_file, read_article
 from retrieval.ingest.metadata import merge, meta_from_text, read_sidecar
 from retrieval.settings import Settings
-from retrieval.types import ArticleRecord, Chunk
+from retrieval.text.entities import find_entities
+from retrieval.text.sentences import split_sentences
+from retrieval.types import ArticleRecord, Chunk, ChunkEncoding
 
 # Part of every article's hash: bump it when cleaning or chunking changes, so that the next
-# ingest re-chunks every article (vectors of unchanged chunk texts are reused).
-PIPELINE_VERSION = "2"
+# ingest re-chunks every article (encodings of unchanged chunk texts are reused).
+PIPELINE_VERSION = "3"
 
 Progress = Callable[[int, int], None]   # (chunks embedded so far, chunks to embed)
 
@@ -60,7 +63,7 @@ class IngestReport:
 class _Prepared:
     record: ArticleRecord
     chunks: list[Chunk]
-    reusable: dict[str, list[float]]
+    reusable: dict[str, ChunkEncoding]
     is_update: bool
 
 
@@ -179,7 +182,7 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks) -> IngestR
         if not chunks:
             report.failed.append((source, f"{source} has no article text left after removing page furniture."))
             continue
-        pending.append(_Prepared(record, chunks, index.reusable_vectors(source) if old else {}, old is not None))
+        pending.append(_Prepared(record, chunks, index.reusable_encodings(source) if old else {}, old is not None))
     total = sum(len(p.chunks) for p in pending)
     done = 0
     batch: list[_Prepared] = []
@@ -200,7 +203,7 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks) -> IngestR
 
 def _embed_and_write(batch: list[_Prepared], index: Index, embedder: Embedder, report: IngestReport) -> int:
     todo = {c.text_hash: c.text for p in batch for c in p.chunks if c.text_hash not in p.reusable}
-    fresh = dict(zip(todo, embedder.embed_documents(list(todo.values()))))
+    fresh = dict(zip(todo, encode_chunks(list(todo.values()), embedder)))
     report.chunks_embedded += len(todo)
     index.write_articles([(p.record, p.chunks, [p.reusable.get(c.text_hash) or fresh[c.text_hash] for c in p.chunks])
                           for p in batch], replaced={p.record.source for p in batch if p.is_update})
@@ -208,3 +211,12 @@ def _embed_and_write(batch: list[_Prepared], index: Index, embedder: Embedder, r
         report.chunks_reused += sum(c.text_hash in p.reusable for c in p.chunks)
         (report.updated if p.is_update else report.added).append(p.record.source)
     return sum(len(p.chunks) for p in batch)
+
+
+def encode_chunks(texts: list[str], embedder: Embedder) -> list[ChunkEncoding]:
+    """Each chunk text's vector, its sentences with their vectors (from the same forward pass)
+    and its named entities: everything the answer scorer needs that can be computed once."""
+    spans = [list(split_sentences(text)) for text in texts]
+    encoded = embedder.embed_passages(texts, spans)
+    return [ChunkEncoding(vector, tuple(text_spans), sentence_vectors.astype(np.float16), tuple(entities))
+            for (vector, sentence_vectors), text_spans, entities in zip(encoded, spans, find_entities(texts))]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -30,7 +29,7 @@ class HybridRetriever(BaseRetriever):
 
     def hits(self, question: Question, k: int | None = None, sources: frozenset[str] | None = None) -> list[Hit]:
         """The ``k`` best chunks (default ``self.k``) by fused rank, of ``sources`` only if given."""
-        vector = np.asarray(self.embedder.embed_query(question.dense_text or question.text), dtype=np.float32)
+        vector = self.embedder.query_vector(question.dense_text or question.text)
         mask = self.snapshot.mask(sources) if sources is not None else None
         dense = self.snapshot.nearest(vector, self.candidates, mask)
         lexical = self.snapshot.lexical.search(question.query_terms, self.candidates, mask)

@@ -23,13 +23,26 @@ was were is are be been being there any also current currently recent recently e
 role play plays played stance position opinion
 """.split())
 
+# The kind of answer a question expects, by its wording; the first pattern that matches decides.
 _EXPECTS = (
-    ("number", re.compile(r"\bhow (many|much|long)\b|\bnumber of\b|\bhow (large|big)\b|\bwhat (percentage|share|proportion|size)\b|\bhow strong\b", re.I)),
-    ("date", re.compile(r"^\W*when\b|\b(what|which) (date|year|month|day)\b|\bsince when\b|\bhow long ago\b|\bon what day\b", re.I)),
-    ("name", re.compile(r"\bwhat (is|was|are|were) the names? of\b|\bwhat names?\b", re.I)),
-    ("person", re.compile(r"^\W*(who|whom)\b|\bwhose\b|\bwhich (person|official|leader|commander|politician|minister|analyst|spokesman|journalist)\b|\bwho (is|was|are|were|said|leads|led|heads|founded|killed)\b", re.I)),
-    ("place", re.compile(r"^\W*where\b|\bwhich (city|cities|country|countries|place|region|province)\b", re.I)),
+    ("number", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|deep|wide|often|strong)\b|\bnumber of\b|"
+                          r"\bwhat (percentage|percent|share|proportion|size|amount|population|price|cost)\b", re.I)),
+    ("date", re.compile(r"^\W*when\b|\b(what|which|in what) (date|year|month|day|decade|century|period|era|season)\b|"
+                        r"\bsince when\b|\bhow long ago\b|\bon what day\b|\bwhen (did|was|were|is|will)\b", re.I)),
+    ("name", re.compile(r"\bwhat (is|was|are|were) the names? of\b|\bwhat names?\b|\b(is|was|are|were) (called|named|known as)\b",
+                        re.I)),
+    ("person", re.compile(r"^\W*(who|whom)\b|\bwhose\b|\bwhich (person|people|official|leader|commander|politician|"
+                          r"minister|analyst|spokesman|spokeswoman|journalist|president|king|queen|artist|singer|actor|"
+                          r"author|writer|player|coach|director|founder|ceo|chief)\b|\bwho (is|was|are|were|said|leads|led|"
+                          r"heads|founded|killed|wrote|won)\b", re.I)),
+    ("place", re.compile(r"^\W*where\b|\b(which|what|in what) (city|cities|country|countries|place|region|province|state|"
+                         r"town|continent|island|area|location|county|capital)\b", re.I)),
+    ("organization", re.compile(r"\b(which|what) (company|companies|organi[sz]ations?|group|groups|party|parties|team|club|"
+                                r"band|newspaper|network|agency|university|firm|militia|militias|faction|factions|"
+                                r"broadcaster|bank|government)\b", re.I)),
 )
+# Every kind of answer, "other" for questions of none of them (what, how, why ...).
+KINDS = tuple(kind for kind, _ in _EXPECTS) + ("other",)
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ def clean_question(question: str, max_chars: int) -> str:
 class Question:
     text: str
     concepts: tuple[Concept, ...]
-    expects: str | None       # "number", "date", "person", "place" or None
+    expects: str | None       # one of KINDS but "other", or None
     unknown: tuple[str, ...] = ()   # names the corpus never mentions, in any spelling
     focus: Concept | None = None    # what "how many ..." counts: the number must stand beside it
     dense_text: str = ""            # the question with every alias written one way, for the encoder

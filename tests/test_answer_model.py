@@ -1,0 +1,124 @@
+"""The learned answer scorer and what it reads: it loads, it is deterministic, it beats the rule
+it replaced on articles it was not trained on, sentences carry vectors and entities from ingest,
+and stance is told apart on sentence pairs of other domains."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from retrieval.answer.features import FEATURES
+from retrieval.answer.scorer import MODEL_FILE, AnswerScorer
+from retrieval.index.embedding import pool_spans
+from retrieval.text.entities import find_entities
+from retrieval.text.stance import NO_STANCE, READY_STANCE, REFUSING_STANCE, stance
+from training.squad import build_corpus, split_articles
+
+
+def test_the_committed_model_matches_the_code_and_records_its_training():
+    scorer = AnswerScorer.load()
+    assert scorer.features == FEATURES
+    assert scorer.weights.shape == scorer.mean.shape == scorer.scale.shape == (len(FEATURES),)
+    assert np.all(np.diff(scorer.calibration_x) >= 0) and np.all(np.diff(scorer.calibration_y) >= 0)
+    assert 0.0 < scorer.threshold < 1.0
+    assert scorer.record["command"] == "python -m training"
+    assert scorer.record["split"].startswith("by article")
+
+
+def test_scoring_is_deterministic():
+    scorer = AnswerScorer.load()
+    rows = np.random.default_rng(0).normal(size=(50, len(FEATURES)))
+    first = scorer.probabilities(rows)
+    assert np.array_equal(first, AnswerScorer.load().probabilities(rows))
+    assert np.all((first > 0) & (first < 1))
+
+
+def test_a_model_file_that_cannot_be_read_names_the_command_that_rebuilds_it(tmp_path):
+    from retrieval.errors import ModelUnavailable
+
+    broken = tmp_path / "model.json"
+    broken.write_text("{not json")
+    with pytest.raises(ModelUnavailable, match="python -m training"):
+        AnswerScorer.load(broken)
+
+
+def test_model_file_round_trips(tmp_path):
+    scorer = AnswerScorer.load()
+    copy = tmp_path / "model.json"
+    copy.write_text(scorer.to_json())
+    assert json.loads(copy.read_text()) == json.loads(MODEL_FILE.read_text())
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Sentence pairs from other domains than the news the rule was written with.
+    ("The nurses' union accepted the new pay offer on Friday.", READY_STANCE),
+    ("The teachers' union rejected the pay offer outright.", REFUSING_STANCE),
+    ("Shareholders backed the merger at the annual meeting.", READY_STANCE),
+    ("Two board members voted against the merger.", REFUSING_STANCE),
+    ("The striker is willing to sign a new contract.", READY_STANCE),
+    ("The goalkeeper declined to sign the extension.", REFUSING_STANCE),
+    ("Landlords have not complied with the new rules.", REFUSING_STANCE),
+    ("The council published its budget on Monday.", NO_STANCE),
+])
+def test_stance_of_sentences_from_other_domains(text, expected):
+    assert stance(text) == expected
+
+
+def test_entities_of_any_era():
+    [found] = find_entities(["The Battle of Hastings was fought on 14 October 1066 near Hastings by 7,000 men."])
+    labels = {(text, label) for text, label in
+              (("The Battle of Hastings was fought on 14 October 1066 near Hastings by 7,000 men."[a:b], lab)
+               for a, b, lab in found)}
+    assert ("14 October 1066", "DATE") in labels
+    assert ("7,000", "CARDINAL") in labels
+
+
+def test_pooled_span_vectors_average_the_tokens_inside_each_span():
+    vectors = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [9.0, 9.0]])
+    offsets = np.array([[0, 0], [0, 3], [4, 7], [8, 11], [0, 0]])          # [CLS] a b c [SEP]
+    pooled = pool_spans((vectors, offsets), [(0, 7), (8, 11), (20, 30)])
+    assert np.allclose(pooled, [[2 ** -0.5, 2 ** -0.5], [0.0, 1.0], [0.0, 0.0]])
+
+
+def test_ingest_stores_sentence_vectors_and_entities(assistant, embedder):
+    chunk = next(c for c in assistant.snapshot.chunks if "Khamenei" in c.text)
+    assert chunk.sentences and chunk.sentence_vectors.shape == (len(chunk.sentences), 384)
+    start, end = chunk.sentences[0]
+    stored = assistant.snapshot.sentence_vector(chunk.source, chunk.start + start, chunk.start + end)
+    alone = embedder.query_vector(chunk.text[start:end])
+    assert float(stored @ alone) > 0.8            # the sentence read in its chunk is still the sentence
+    assert any(label == "PERSON" and chunk.text[a:b].endswith("Khamenei") for a, b, label in chunk.entities)
+
+
+def _rule_scorer() -> AnswerScorer:
+    """The rule the model replaced, written as a scorer: 0.5 x coverage + 0.5 x cosine >= 0.47."""
+    weights = np.zeros(len(FEATURES))
+    weights[FEATURES.index("context_coverage")] = weights[FEATURES.index("chunk_dense")] = 0.5 * 40
+    return AnswerScorer(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), weights, -0.47 * 40,
+                        np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5, {})
+
+
+@pytest.fixture(scope="module")
+def ipod(tmp_path_factory):
+    """The dev split's iPod article alone (no training question came from it) and a fixed sample of its questions."""
+    corpus = build_corpus("dev", "full", tmp_path_factory.mktemp("squad"))
+    source = next(a for a in split_articles("dev") if a.title == "IPod").file_name
+    for other in corpus.corpus_dir.iterdir():
+        if other.name != source:
+            other.unlink()
+    examples = [e for e in corpus.examples if e.question.article == "IPod" and e.answerable][::3][:100]
+    return corpus.corpus_dir, examples
+
+
+def test_the_model_beats_the_rule_it_replaced_on_held_out_questions(ipod, make_assistant):
+    corpus, examples = ipod
+    right = {}
+    for name, scorer in (("model", AnswerScorer.load()), ("rule", _rule_scorer())):
+        assistant = make_assistant(corpus, scorer=scorer)
+        assistant.ingest()
+        answers = [assistant.ask(e.question.text) for e in examples]
+        right[name] = sum(bool(a.quotes) and any(s.overlaps(a.quotes[0].source, a.quotes[0].start, a.quotes[0].end)
+                                                 for s in e.spans) for a, e in zip(answers, examples)) / len(examples)
+    assert len(examples) == 100
+    assert right["model"] >= right["rule"] + 0.10, right

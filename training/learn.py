@@ -1,0 +1,173 @@
+"""Train the answer scorer (``retrieval/answer/answer_model.json``) on SQuAD 2.0 articles.
+
+Every candidate sentence comes from the product's own path: each corpus variant
+(``training.squad``) is ingested by a real ``Assistant``, each question is retrieved and its
+sentences described by ``FeatureExtractor`` exactly as when answering. A sentence is a positive
+when it overlaps a gold answer span or holds an answer's text in the right article.
+
+1. Fit: standardized logistic regression on the train split (all four variants).
+2. Calibrate on the dev split (other articles): an isotonic map from a question's best sentence
+   probability to the share of questions whose first quote is right (unanswerable ones count
+   as wrong), shown to users as the answer's confidence; and the answer threshold, the best
+   sentence probability that maximizes the balanced accuracy on dev — the mean of the share of
+   answerable questions whose first quote is right and the share of unanswerable ones abstained
+   on. Balanced, so the threshold does not depend on how many dev questions are unanswerable.
+
+Features are cached per corpus variant in ``training/cache/`` (keyed by the feature list), so a
+re-run only refits. Deterministic: no sampling, a fixed solver."""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.answer.features import FEATURES
+from retrieval.answer.scorer import MODEL_FILE, AnswerScorer
+from training.squad import SEED, SQUAD_FILE, VARIANTS, Corpus, Example, build_corpus, shared_data_dir
+
+C = 1.0               # inverse regularization strength
+TRAIN_QUESTIONS = 1500   # per train variant at most (a fixed sample: more adds time, not accuracy)
+
+
+@dataclass
+class Table:
+    """Candidate rows of one corpus variant: features, labels and which question each belongs to."""
+    X: np.ndarray
+    y: np.ndarray
+    question: np.ndarray           # index into ``answerable``
+    first_right: np.ndarray        # per row: overlaps a gold span (the evaluation's "first quote right")
+    answerable: np.ndarray         # per question
+
+    @classmethod
+    def concat(cls, tables: list["Table"]) -> "Table":
+        offsets = np.cumsum([0] + [len(t.answerable) for t in tables[:-1]])
+        return cls(np.vstack([t.X for t in tables]), np.concatenate([t.y for t in tables]),
+                   np.concatenate([t.question + o for t, o in zip(tables, offsets)]),
+                   np.concatenate([t.first_right for t in tables]), np.concatenate([t.answerable for t in tables]))
+
+
+def _label(example: Example, source: str, start: int, end: int, text: str) -> tuple[bool, bool]:
+    """(positive for training, right as a first quote)."""
+    right = any(s.overlaps(source, start, end) for s in example.spans)
+    holds = example.answerable and any(s.source == source for s in example.spans) and \
+        any(a and a in text[start:end] for a in example.question.answers)
+    return right or holds, right
+
+
+def sample(examples: tuple[Example, ...], limit: int | None) -> list[Example]:
+    """At most ``limit`` examples, the same ones on every run (by a hash of their id)."""
+    if limit is None or len(examples) <= limit:
+        return list(examples)
+    return sorted(examples, key=lambda e: hashlib.sha256(f"{SEED}-{e.question.id}".encode()).hexdigest())[:limit]
+
+
+def corpus_table(corpus: Corpus, embedder, limit: int | None = None) -> Table:
+    """The candidate rows of the questions of ``corpus`` (a fixed sample of ``limit``), from a
+    real assistant on its folder."""
+    from retrieval.assistant import Assistant
+    from retrieval.settings import Settings
+
+    key = hashlib.sha256(json.dumps([FEATURES, limit]).encode()).hexdigest()[:12]
+    cached = corpus.root / f"features-{key}.npz"
+    if cached.exists():   # (delete training/cache/*/features-*.npz to time a run from scratch)
+        data = np.load(cached)
+        return Table(data["X"], data["y"], data["question"], data["first_right"], data["answerable"])
+    assistant = Assistant(Settings(corpus_dir=corpus.corpus_dir, index_dir=corpus.root / "index"), embedder=embedder,
+                          scorer=AnswerScorer.untrained(FEATURES))
+    assistant.ingest()
+    examples = sample(corpus.examples, limit)
+    X, y, question, first_right = [], [], [], []
+    for n, example in enumerate(examples):
+        for row in assistant.candidate_rows(example.question.text):
+            text = assistant.snapshot.articles[row.source].text
+            positive, right = _label(example, row.source, row.start, row.end, text)
+            X.append(row.values)
+            y.append(positive)
+            first_right.append(right)
+            question.append(n)
+    table = Table(np.array(X, dtype=np.float64).reshape(-1, len(FEATURES)), np.array(y, dtype=bool),
+                  np.array(question, dtype=np.int64), np.array(first_right, dtype=bool),
+                  np.array([e.answerable for e in examples], dtype=bool))
+    np.savez(cached, X=table.X, y=table.y, question=table.question, first_right=table.first_right,
+             answerable=table.answerable)
+    return table
+
+
+def best_per_question(p: np.ndarray, table: Table) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's best probability (0 with no candidate) and whether its best row is right."""
+    n = len(table.answerable)
+    best = np.zeros(n)
+    right = np.zeros(n, dtype=bool)
+    order = np.lexsort((-p, table.question))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = table.question[order][1:] != table.question[order][:-1]
+    for i in order[first]:
+        best[table.question[i]] = p[i]
+        right[table.question[i]] = table.first_right[i]
+    return best, right & table.answerable
+
+
+def fit(train: Table, dev: Table, record: dict) -> AnswerScorer:
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    mean = train.X.mean(axis=0)
+    scale = train.X.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=C, max_iter=5000, solver="lbfgs").fit((train.X - mean) / scale, train.y)
+    scorer = AnswerScorer.untrained(FEATURES)
+    scorer = AnswerScorer(FEATURES, mean, scale, model.coef_[0], float(model.intercept_[0]),
+                          scorer.calibration_x, scorer.calibration_y, scorer.threshold, record)
+    best, right = best_per_question(scorer.probabilities(dev.X), dev)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(best, right.astype(float))
+    return AnswerScorer(FEATURES, mean, scale, model.coef_[0], float(model.intercept_[0]),
+                        np.round(iso.X_thresholds_, 6), np.round(iso.y_thresholds_, 6),
+                        balanced_threshold(best, right, dev.answerable), record)
+
+
+def balanced_threshold(best: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> float:
+    """The best-sentence probability that maximizes balanced accuracy (ties: the lowest)."""
+    candidates = np.unique(np.round(best, 4))
+    scores = [((best >= t) & right)[answerable].mean() + (best < t)[~answerable].mean() for t in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def metrics(scorer: AnswerScorer, table: Table) -> dict:
+    """What the evaluation reports, on candidate tables: answered and first-quote-right shares of
+    answerable questions, abstention precision and recall on unanswerable ones."""
+    best, right = best_per_question(scorer.probabilities(table.X), table)
+    answered = best >= scorer.threshold
+    ans = table.answerable
+    abstained = ~answered
+    return {"questions": int(len(ans)), "answerable": int(ans.sum()), "answered": round(float(answered[ans].mean()), 3),
+            "first_quote_right": round(float((answered & right)[ans].mean()), 3),
+            "abstention_recall": round(float(abstained[~ans].mean()), 3) if (~ans).any() else None,
+            "abstention_precision": round(float((abstained & ~ans).sum() / max(abstained.sum(), 1)), 3)}
+
+
+def train(out: Path = MODEL_FILE) -> dict:
+    from retrieval.index.embedding import Embedder
+
+    started = time.perf_counter()
+    embedder = Embedder()
+    limits = {"train": TRAIN_QUESTIONS, "dev": None}
+    tables = {split: Table.concat([corpus_table(build_corpus(split, v), embedder, limits[split]) for v in VARIANTS])
+              for split in ("train", "dev")}
+    data = shared_data_dir() / SQUAD_FILE
+    record = {"command": "python -m training", "data": SQUAD_FILE, "data_sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
+              "split": "by article (training/squad.py)", "variants": list(VARIANTS), "seed": SEED,
+              "rows": {s: int(len(t.y)) for s, t in tables.items()},
+              "positives": {s: int(t.y.sum()) for s, t in tables.items()},
+              "questions": {s: int(len(t.answerable)) for s, t in tables.items()}}
+    scorer = fit(tables["train"], tables["dev"], record)
+    record["dev"] = metrics(scorer, tables["dev"])
+    record["seconds"] = round(time.perf_counter() - started, 1)   # this run; cached features make it short
+    record["machine"] = f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+    out.write_text(scorer.to_json() + "\n", encoding="utf-8")
+    return record
+
