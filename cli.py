@@ -4,6 +4,7 @@
     python app.py serve [--host H] [--port P]
     python app.py ingest [PATHS ...]       index the corpus folder (or add files to it)
     python app.py search "query" [--k 5] [--json]
+    python app.py meta FILE [--title T] [--outlet O] [--published DATE] [--url U] [--author A]
     python app.py ask "question" [--json] [--explain]
     python app.py ask [--json] --file questions.txt   (one question a line; ``-`` reads stdin)
 
@@ -19,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from retrieval.errors import AssistantError
+from retrieval.errors import AssistantError, InvalidMetadata
+from retrieval.ingest.metadata import FIELDS as META_FIELDS
 from retrieval.present.export import write_brief
 from retrieval.present.render import chunk_dict, format_answer, format_chunks, format_explanation
 from retrieval.search.filters import Filters, resolve
@@ -72,6 +74,35 @@ def cmd_search(args, settings: Settings, get_assistant: GetAssistant) -> int:
         print(json.dumps([chunk_dict(h) for h in hits], ensure_ascii=False, indent=2))
     else:
         print(format_chunks(hits))
+    return 0
+
+
+def corpus_source(file: str, settings: Settings) -> str:
+    """An article's name in the index from a path in the corpus folder or a name as listed."""
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(settings.corpus_dir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def cmd_meta(args, settings: Settings, get_assistant: GetAssistant) -> int:
+    from retrieval.present.attribution import describe_article
+
+    changes = {k: v for k in META_FIELDS if (v := getattr(args, k)) is not None}
+    assistant = get_assistant()
+    source = corpus_source(args.file, settings)
+    if changes:
+        assistant.update_meta(source, changes)
+    record = assistant.snapshot.articles.get(source)
+    if record is None:
+        raise InvalidMetadata(f"No article is called {source}.")
+    label = describe_article(record)
+    print(f"{source}\n  label: {label.name}\n  date: {label.dating}")
+    for key, value in record.meta.to_dict().items():
+        print(f"  {key}: {value if value is not None else '-'}")
+    if changes:
+        print(f"Saved to {source}.meta.json; filters, timeline and citations use it now.")
     return 0
 
 
@@ -177,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     search_p.add_argument("--json", action="store_true", help="print a JSON list")
     add_filter_options(search_p)
     search_p.set_defaults(run=cmd_search)
+
+    meta_p = commands.add_parser("meta", help="show, correct or add an article's metadata (saved to FILE.meta.json)")
+    meta_p.add_argument("file", metavar="FILE", help="the article file (as in the corpus folder)")
+    for key in META_FIELDS:
+        meta_p.add_argument(f"--{key}", metavar=key.upper(), help=f"set the {key} ('' removes a correction)")
+    meta_p.set_defaults(run=cmd_meta)
 
     ask_p = commands.add_parser("ask", help="answer a question with verbatim quotes")
     which = ask_p.add_mutually_exclusive_group(required=True)

@@ -18,10 +18,12 @@ from retrieval.answer.features import SentenceRow
 from retrieval.answer.policy import AnswerPolicy
 from retrieval.answer.scorer import AnswerScorer
 from retrieval.answer.select import QuoteSelector
-from retrieval.errors import AssistantError, InvalidQuestion
+from retrieval.errors import AssistantError, InvalidMetadata, InvalidQuestion
 from retrieval.index.embedding import Embedder
 from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Index, collection_name, open_client
+from retrieval.ingest.cleaning import label_lines
+from retrieval.ingest.metadata import merge, meta_from_text, write_sidecar
 from retrieval.ingest.pipeline import IngestReport, Progress, ingest
 from retrieval.search.filters import Filters, resolve
 from retrieval.search.hybrid import HybridRetriever
@@ -29,7 +31,7 @@ from retrieval.settings import Settings
 from retrieval.text.followup import condense
 from retrieval.text.aliases import AliasTable
 from retrieval.text.question import QuestionAnalyzer, clean_question
-from retrieval.types import Answer
+from retrieval.types import Answer, ArticleMeta
 
 
 def corpus_analyzer(snapshot: Snapshot, aliases: AliasTable) -> QuestionAnalyzer:
@@ -76,6 +78,20 @@ class Assistant:
             if report.changed or not self.snapshot.articles:
                 self._reload()
             return report
+
+    def update_meta(self, source: str, changes: dict) -> ArticleMeta:
+        """Correct or add an article's metadata (title, outlet, published, url, author; an empty value
+        removes a correction): saved to its ``.meta.json`` sidecar and applied at once to filters,
+        timeline and citations, without re-embedding. Returns the article's metadata now."""
+        with self._lock:
+            record = self.snapshot.articles.get(source)
+            if record is None:
+                raise InvalidMetadata(f"No article is called {source}.")
+            sidecar = write_sidecar(self.settings.corpus_dir / source, changes)
+            meta = merge(meta_from_text(record.text, label_lines(record.text)), sidecar)
+            self.index.update_meta(source, meta)
+            self.snapshot.articles[source] = replace(record, meta=meta)
+            return meta
 
     def candidate_rows(self, question: str) -> list[SentenceRow]:
         """What the answer scorer sees for a standalone question: every sentence of the retrieved

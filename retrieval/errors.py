@@ -31,3 +31,7 @@ class InvalidFilter(AssistantError):
 
 class LLMUnavailable(AssistantError):
     """The configured chat model cannot be reached or used."""
+
+
+class InvalidMetadata(AssistantError):
+    """Metadata an analyst typed that cannot be saved (an unknown article, a date that is not one)."""

@@ -14,7 +14,7 @@ class Settings(BaseSettings):
     """Configuration of the assistant; environment variables are prefixed with ``QA_``
     (``QA_CORPUS_DIR``, ``QA_INDEX_DIR`` ...), except ``CHROMA_HOST``/``CHROMA_PORT``."""
 
-    model_config = SettingsConfigDict(env_prefix="QA_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="QA_", frozen=True, populate_by_name=True)
 
     corpus_dir: Path = PROJECT_DIR / "corpus"
     index_dir: Path = PROJECT_DIR / "index"
@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     # The key an OpenAI-compatible server asks for (local servers usually need none).
     llm_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("QA_LLM_API_KEY", "OPENAI_API_KEY"))
 
-    host: str = "127.0.0.1"
-    port: int = 7860
+    # Gradio's own GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured too; the QA_ names win.
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("QA_HOST", "GRADIO_SERVER_NAME"))
+    port: int = Field(default=7860, validation_alias=AliasChoices("QA_PORT", "GRADIO_SERVER_PORT"))
     # Optional login for the web UI (needed before serving beyond this machine).
     auth_user: str | None = None
     auth_password: SecretStr | None = None

@@ -62,7 +62,10 @@ def test_json_contract(assistant):
     assert (type(data["question"]), type(data["answer"]), type(data["abstained"])) == (str, str, bool)
     assert data["quotes"]
     for quote in data["quotes"]:
-        assert set(quote) == {"text", "source", "title", "outlet", "published", "url", "start", "end", "score"}
+        assert {"text", "source", "title", "outlet", "published", "url", "start", "end", "score", "label"} <= set(quote)
+        assert set(quote) <= {"text", "source", "title", "outlet", "published", "url", "start", "end", "score",
+                              "label", "author", "mentions_until"}
+        assert quote["source"] not in quote["label"]     # a readable label, never the bare file name
         assert (type(quote["start"]), type(quote["end"]), type(quote["score"])) == (int, int, float)
         assert all(quote[k] is None or isinstance(quote[k], str) for k in ("title", "outlet", "published", "url"))
         assert (CORPUS / quote["source"]).read_bytes().decode("utf-8")[quote["start"]:quote["end"]] == quote["text"]

@@ -23,7 +23,9 @@ KHAMENEI = "What did Khamenei say about the Popular Mobilization Forces?"
 OFF_TOPIC = "Who won the 2022 FIFA World Cup?"
 ANSWER_KEYS = {"question": str, "answer": str, "abstained": bool, "quotes": list}
 QUOTE_KEYS = {"text": str, "source": str, "title": (str, type(None)), "outlet": (str, type(None)),
-              "published": (str, type(None)), "url": (str, type(None)), "start": int, "end": int, "score": float}
+              "published": (str, type(None)), "url": (str, type(None)), "start": int, "end": int, "score": float,
+              "label": str}
+OPTIONAL_QUOTE_KEYS = {"author": str, "mentions_until": str}     # only when known
 CHUNK_KEYS = {"text", "source", "start", "end", "title", "outlet", "published", "url", "score"}
 
 
@@ -36,9 +38,9 @@ def assert_answer_contract(data: dict) -> None:
     for key, kind in ANSWER_KEYS.items():
         assert type(data[key]) is kind, key
     for quote in data["quotes"]:
-        assert set(quote) == set(QUOTE_KEYS)
-        for key, kinds in QUOTE_KEYS.items():
-            assert isinstance(quote[key], kinds) and not isinstance(quote[key], bool), key
+        assert set(QUOTE_KEYS) <= set(quote) <= set(QUOTE_KEYS) | set(OPTIONAL_QUOTE_KEYS)
+        for key, kinds in {**QUOTE_KEYS, **OPTIONAL_QUOTE_KEYS}.items():
+            assert key not in quote or isinstance(quote[key], kinds) and not isinstance(quote[key], bool), key
         assert article(quote["source"])[quote["start"]:quote["end"]] == quote["text"]
 
 

@@ -11,7 +11,7 @@ from retrieval.answer.generative import Claim, QuoteChecks, unsupported
 from retrieval.answer.policy import AnswerPolicy
 from retrieval.answer.timeline import chronological, disagreements
 from retrieval.index.snapshot import Snapshot
-from retrieval.present.attribution import quote_attribution, source_label
+from retrieval.present.attribution import describe_article, quote_attribution, source_label
 from retrieval.types import Answer, Candidate, Quote
 
 
@@ -48,7 +48,7 @@ def compose_timeline(question: str, quotes: list[Quote], action_terms: set[str])
     for n, quote in enumerate(ordered, start=1):
         opening, closing = quote_marks(quote.text)
         lines.append(fill(TIMELINE_ENTRY, date=quote.published or UNDATED,
-                          label=source_label(quote.outlet, quote.title, quote.source),
+                          label=source_label(quote.outlet, quote.title, quote.source, quote.label),
                           open=opening, quote=quote.text, close=closing, n=n))
     found = [d.describe() for d in disagreements(ordered, action_terms)]
     lines += ["", DISAGREEMENTS_HEADER, *(fill(DISAGREEMENT_ITEM, point=d) for d in found)] if found else \
@@ -64,9 +64,9 @@ def quote_at(cand: Candidate, snapshot: Snapshot) -> Quote | None:
     text = record.text[cand.start:cand.end]
     if not verify_quote(record.text, cand.start, cand.end, text):
         return None
-    meta = record.meta
+    meta, label = record.meta, describe_article(record)
     return Quote(text, cand.source, meta.title, meta.outlet, meta.published, meta.url, cand.start, cand.end,
-                 round(cand.score, 4))
+                 round(cand.score, 4), label.name, meta.author, label.mentions_until)
 
 
 def to_quotes(candidates: list[Candidate], snapshot: Snapshot) -> list[Quote]:

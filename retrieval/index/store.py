@@ -150,6 +150,11 @@ class Index:
             if record.source in replaced:
                 self.chunks.delete(where={"$and": [{"source": record.source}, {"doc_hash": {"$ne": record.doc_hash}}]})
 
+    def update_meta(self, source: str, meta: ArticleMeta) -> None:
+        """Replace an article's metadata in its committed record, one write: its text, chunks and
+        vectors are untouched (an analyst's correction needs no re-embedding)."""
+        self.articles.update(ids=[source], metadatas=[{"meta": json.dumps(meta.to_dict())}])
+
     def delete_article(self, source: str) -> None:
         self.articles.delete(ids=[source])
         self.chunks.delete(where={"source": source})

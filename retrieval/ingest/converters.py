@@ -45,10 +45,44 @@ def _pdf(path: Path) -> list[tuple[str, str, dict]]:
         info = reader.metadata or {}
     except (PdfReadError, OSError, ValueError) as err:
         raise UnreadableFile(f"{path.name} is not a readable PDF ({err}).") from None
-    text = "\n\n".join(p for p in pages if p)
+    text = "\n\n".join(join_wrapped_lines(p) for p in pages if p)
     if not text.strip():
         raise UnreadableFile(f"{path.name} has no extractable text (a scanned PDF needs OCR first).")
     return [(f"{path.name}.txt", text + "\n", _meta(title=info.get("/Title"), author=info.get("/Author")))]
+
+
+_FULL_LINE = 0.75      # a line this much of the page's usual width or longer was wrapped, not ended
+_SENTENCE_END = re.compile(r"[.!?:;\"'”’)\]…]$")
+
+
+def join_wrapped_lines(page: str) -> str:
+    """A PDF page's text with its wrapped lines joined into paragraphs (one a line, a blank line
+    between them), so cleaning sees sentences, not short lines it would take for headings.
+
+    A line that runs (nearly) to the usual width of the page's lines continues on the next one;
+    a shorter line ends its paragraph, and so does a blank line. A word hyphenated at the end of
+    a line keeps its hyphen (``Iran-`` + ``backed``); nothing else of the text changes."""
+    lines = [line.strip() for line in page.splitlines()]
+    widths = sorted(len(line) for line in lines if line)
+    if not widths:
+        return ""
+    usual = widths[int(len(widths) * 0.8)] if len(widths) >= 3 else widths[-1]
+    paragraphs: list[str] = []
+    current = ""
+    for line in lines:
+        if not line:
+            if current:
+                paragraphs.append(current)
+            current = ""
+            continue
+        current = f"{current}{'' if current.endswith('-') or not current else ' '}{line}"
+        wrapped = len(line) >= _FULL_LINE * usual and not (_SENTENCE_END.search(line) and len(line) < 0.9 * usual)
+        if not wrapped:
+            paragraphs.append(current)
+            current = ""
+    if current:
+        paragraphs.append(current)
+    return "\n\n".join(paragraphs)
 
 
 def _records(path: Path) -> list[tuple[str, str, dict]]:

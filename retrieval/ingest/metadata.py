@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from retrieval.errors import UnreadableFile
+from retrieval.errors import InvalidMetadata, UnreadableFile
 from retrieval.ingest.cleaning import Line
 from retrieval.text.dates import parse_date
 from retrieval.types import ArticleMeta
@@ -65,3 +65,39 @@ def read_sidecar(path: Path) -> dict:
 
 def merge(meta: ArticleMeta, overrides: dict) -> ArticleMeta:
     return replace(meta, **overrides)
+
+
+def write_sidecar(path: Path, changes: dict) -> dict:
+    """Merge ``changes`` (field -> value; an empty value removes the field, so the text's own
+    value, if any, applies again) into ``<file>.meta.json`` and return what it now holds."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise InvalidMetadata(f"Unknown metadata field(s): {', '.join(sorted(unknown))}; use {', '.join(FIELDS)}.")
+    try:
+        data = read_sidecar(path)
+    except UnreadableFile:       # a broken sidecar is replaced by the one being written
+        data = {}
+    for key, value in changes.items():
+        value = (value or "").strip()
+        if key == "published" and value:
+            iso = parse_date(value)
+            if iso is None:
+                raise InvalidMetadata(f"{value!r} is not a date; write it as 2025-03-01.")
+            value = iso
+        if value:
+            data[key] = value
+        else:
+            data.pop(key, None)
+    sidecar = path.with_name(path.name + ".meta.json")
+    if data:
+        sidecar.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    else:
+        sidecar.unlink(missing_ok=True)
+    return data
+
+
+def sidecar_target(name: str, sources) -> str | None:
+    """The article an uploaded ``<file>.meta.json`` belongs to: ``<file>``, or the ``<file>.txt``
+    a converted .html/.pdf became; None when neither is in ``sources``."""
+    article = name.removesuffix(".meta.json")
+    return next((s for s in (article, f"{article}.txt") if s in sources), None)

@@ -31,6 +31,7 @@ from retrieval.types import ArticleRecord, Chunk, ChunkEncoding
 # ingest re-chunks every article (encodings of unchanged chunk texts are reused).
 PIPELINE_VERSION = "3"
 
+MOSTLY_FURNITURE = 0.5   # a file with less than this share of its text indexed is warned about
 Progress = Callable[[int, int], None]   # (chunks embedded so far, chunks to embed)
 
 
@@ -44,6 +45,26 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)       # (file, reason)
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    # Per file added or updated: (file, characters indexed, characters of text); the rest was
+    # set aside as page furniture (banners, bylines, comment forms, headings).
+    indexed: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def note_indexed(self, source: str, text: str, chunks: list[Chunk]) -> None:
+        kept = sum(len("".join(c.text.split())) for c in chunks)
+        self.indexed.append((source, kept, len("".join(text.split()))))
+
+    def indexed_lines(self) -> list[str]:
+        """``indexed: a.txt — 4,210 of 4,800 characters (88%)``, and a warning where most of a
+        file was set aside (white space is not counted)."""
+        lines = []
+        for source, kept, total in self.indexed:
+            share = kept / total if total else 0.0
+            lines.append(f"  indexed: {source} — {kept:,} of {total:,} characters ({share:.0%})")
+            if share < MOSTLY_FURNITURE:
+                lines.append(f"  warning: only {share:.0%} of {source} was indexed; the rest was set aside as page "
+                             "furniture (headings, banners, comments). Check the file, or convert it to plain "
+                             "text with one paragraph a line.")
+        return lines
 
     @property
     def changed(self) -> bool:
@@ -56,6 +77,7 @@ class IngestReport:
         lines = [", ".join(parts)]
         lines += [f"  duplicate: {a} repeats {b}" for a, b in self.duplicates]
         lines += [f"  failed: {reason}" for _, reason in self.failed]
+        lines += self.indexed_lines()
         return "\n".join(lines)
 
 
@@ -182,6 +204,7 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks) -> IngestR
         if not chunks:
             report.failed.append((source, f"{source} has no article text left after removing page furniture."))
             continue
+        report.note_indexed(source, text, chunks)
         pending.append(_Prepared(record, chunks, index.reusable_encodings(source) if old else {}, old is not None))
     total = sum(len(p.chunks) for p in pending)
     done = 0

@@ -7,8 +7,9 @@ import html
 import re
 
 from prompts import UNDATED
-from retrieval.present.attribution import citation_attribution, source_label
-from retrieval.present.viewer import highlight_parts
+from retrieval.present.attribution import (citation_attribution, describe_article, quote_dating, quote_name,
+                                          source_label)
+from retrieval.present.viewer import cleaned_paragraphs, highlight_parts
 from retrieval.types import Answer, Hit, Quote
 
 CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
@@ -89,21 +90,50 @@ def md_unescape(text: str) -> str:
     return re.sub(r"\\([\\`*_{}\[\]()#+\-!|~$])", r"\1", html.unescape(text))
 
 
-def chat_markdown(answer: Answer) -> str:
-    """The chat message: the answer text (quotes numbered [n]) and one citation line per quote."""
-    text = md_escape(answer.answer)
+_CITED = re.compile(r"\\\[(\d{1,3})\\\]$")          # ``\[2\]`` closing a line of the answer: a citation
+_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")           # any other ``\[2\]``: a footnote marker of the article
+
+
+def cite_link(n: int, answer_no: int) -> str:
+    """A citation number that opens its card in the Sources panel (``#a<answer>-s<n>``)."""
+    return f'<a class="cite" href="#a{answer_no}-s{n}">&#91;{n}&#93;</a>'
+
+
+def footnote_marker(n: str) -> str:
+    """An article's own footnote marker, set apart from the assistant's citation numbers."""
+    return f'<sup class="fn" title="footnote marker in the article">&#91;{n}&#93;</sup>'
+
+
+def _mark_numbers(escaped: str, answer_no: int) -> str:
+    lines = []
+    for line in escaped.split("\n"):
+        cited = _CITED.search(line)
+        head = line[:cited.start()] if cited else line
+        head = _MARKER.sub(lambda m: footnote_marker(m[1]), head)
+        lines.append(head + (cite_link(int(cited[1]), answer_no) if cited else ""))
+    return "\n".join(lines)
+
+
+def chat_markdown(answer: Answer, answer_no: int = 1, filters_note: str | None = None) -> str:
+    """The chat message: the answer text (quotes numbered [n], each a link to its card in
+    Sources) and one citation line per quote; ``filters_note`` names the active filters of an abstention."""
+    text = _mark_numbers(md_escape(answer.answer), answer_no)
     if answer.standalone_question:
         text = f"_Searched for: {md_escape(answer.standalone_question)}_\n\n" + text
     if answer.quotes:
-        cites = [f"**\\[{n}\\]** {md_escape(citation_attribution(q))}" for n, q in enumerate(answer.quotes, start=1)]
-        text += "\n\n" + "\n".join(cites)
-    extra = [f"_{md_escape(line)}_" for line in (checks_line(answer), answer.notice) if line]
+        cites = [f"{cite_link(n, answer_no)} {md_escape(citation_attribution(q))}"
+                 for n, q in enumerate(answer.quotes, start=1)]
+        text += "\n\n" + "  \n".join(cites)
+    extra = [f"_{md_escape(line)}_" for line in (checks_line(answer), answer.notice, filters_note) if line]
     return text + ("\n\n" + "\n\n".join(extra) if extra else "")
 
 
-def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) -> str:
-    """``text[start:end]`` in a <mark>, with about ``chars`` characters of context either side
-    (cut at word boundaries). Every piece of article text is HTML-escaped before the tags are added."""
+def article_html_text(text: str) -> str:
+    """Article text, HTML-escaped, its footnote markers set apart from citation numbers."""
+    return re.sub(r"\[(\d{1,3})\]", lambda m: footnote_marker(m[1]), html.escape(text))
+
+
+def _window(text: str, start: int, end: int, chars: int) -> tuple[int, int]:
     lo, hi = max(0, start - chars), min(len(text), end + chars)
     if lo > 0:
         gap = re.search(r"\s", text[lo:start])
@@ -111,8 +141,29 @@ def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) ->
     if hi < len(text):
         gaps = [m.start() for m in re.finditer(r"\s", text[end:hi])]
         hi = end + gaps[-1] if gaps else hi
-    before, quote, after = (html.escape(t) for t in (text[lo:start].lstrip(), text[start:end], text[end:hi].rstrip()))
-    return f"{'…' if lo > 0 else ''}{before}<mark>{quote}</mark>{after}{'…' if hi < len(text) else ''}"
+    return lo, hi
+
+
+def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) -> str:
+    """``text[start:end]`` in a <mark>, with about ``chars`` characters of the article's own text
+    either side (cut at word boundaries): page furniture (banners, comment forms) is left out, each
+    paragraph on its own line. Every piece of article text is HTML-escaped before tags are added."""
+    lo, hi = _window(text, start, end, chars)
+    spans: list[list[int]] = []
+    # The quote is always shown, with the shown paragraphs around it that fall in the window.
+    for a, b in sorted([(max(a, lo), min(b, hi)) for a, b, _ in cleaned_paragraphs(text) if a < hi and b > lo]
+                       + [(start, end)]):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    pieces = []
+    for a, b in spans:
+        cuts = sorted({a, b, min(max(start, a), b), min(max(end, a), b)})
+        pieces.append("".join(f"<mark>{article_html_text(text[x:y])}</mark>" if start <= x and y <= end
+                              else article_html_text(text[x:y]) for x, y in zip(cuts, cuts[1:]) if y > x).strip())
+    more_before, more_after = spans[0][0] > 0, spans[-1][1] < len(text.rstrip())
+    return f"{'…' if more_before else ''}{chr(10).join(pieces)}{'…' if more_after else ''}"
 
 
 SOURCES_CSS = """
@@ -131,6 +182,11 @@ SOURCES_CSS = """
 .sources details.article summary { cursor: pointer; color: var(--color-accent); }
 .sources details.article p { margin: 0.4rem 0; }
 .sources mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
+.sources .fn { color: var(--body-text-color-subdued); font-size: 0.7em; font-style: italic; }
+.sources .source.flash { outline: 3px solid var(--color-accent); outline-offset: 2px; }
+.sources details.answer { margin-top: 0.8rem; }
+.sources details.answer > summary { cursor: pointer; font-weight: 600; margin-bottom: 0.5rem; }
+.sources .dating { color: var(--body-text-color-subdued); }
 """
 
 
@@ -139,7 +195,7 @@ def panel(body: str) -> str:
 
 
 EMPTY_SOURCES = panel('<p class="hint">Ask a question: every quote in the answer is listed here, '
-                       'highlighted in its article.</p>')
+                       'highlighted in its article; earlier answers\' sources stay below.</p>')
 NO_SOURCES = panel('<p class="hint">No sources: none of the loaded articles answers this question.</p>')
 
 
@@ -148,26 +204,64 @@ def article_html(text: str, start: int, end: int) -> str:
     of article text is HTML-escaped before the tags are added."""
     paragraphs = []
     for pieces in highlight_parts(text, start, end):
-        inner = "".join(f"<mark>{html.escape(t)}</mark>" if inside else html.escape(t) for t, inside in pieces)
+        inner = "".join(f"<mark>{article_html_text(t)}</mark>" if inside else article_html_text(t) for t, inside in pieces)
         paragraphs.append(f"<p>{inner}</p>")
     return f'<details class="article"><summary>Show in the article</summary>{"".join(paragraphs)}</details>'
 
 
-def sources_html(answer: Answer, articles: dict) -> str:
-    """The Sources panel: per quote its number, outlet, title, date, file, offsets, and the quote
-    highlighted in its context (``articles`` maps a source to its record, as in ``Snapshot.articles``)."""
+def source_card(n: int, q: Quote, articles: dict, answer_no: int = 1) -> str:
+    """One quote's card: number, outlet, readable label, author, date (or "undated" and what the
+    text mentions), file and offsets, the quote in its context, and the article viewer."""
+    names = [html.escape(quote_name(q)), f'<span class="dating">{html.escape(quote_dating(q))}</span>']
+    if q.url and q.url.lower().startswith(("http://", "https://")):
+        names.append(f'<a href="{html.escape(q.url)}" target="_blank" rel="noopener noreferrer">link</a>')
+    record = articles.get(q.source)
+    body = context_html(record.text, q.start, q.end) if record else f"<mark>{article_html_text(q.text)}</mark>"
+    viewer = article_html(record.text, q.start, q.end) if record else ""
+    return (f'<div class="source" id="a{answer_no}-s{n}"><div class="cite"><span class="n">[{n}]</span> '
+            f'{" · ".join(names)}</div><div class="where">{html.escape(q.source)} · characters '
+            f'{q.start}–{q.end}</div><blockquote class="context">{body}</blockquote>{viewer}</div>')
+
+
+def _cards(answer: Answer, articles: dict, answer_no: int, filters_note: str | None = None) -> str:
     if not answer.quotes:
-        return NO_SOURCES
-    items = []
-    for n, q in enumerate(answer.quotes, start=1):
-        names = [html.escape(x) for x in (q.outlet, q.title and f"“{q.title}”") if x] or ["Untitled article"]
-        names.append(html.escape(q.published or UNDATED))
-        if q.url and q.url.lower().startswith(("http://", "https://")):
-            names.append(f'<a href="{html.escape(q.url)}" target="_blank" rel="noopener noreferrer">link</a>')
-        record = articles.get(q.source)
-        body = context_html(record.text, q.start, q.end) if record else f"<mark>{html.escape(q.text)}</mark>"
-        viewer = article_html(record.text, q.start, q.end) if record else ""
-        items.append(f'<div class="source" id="source-{n}"><div class="cite"><span class="n">[{n}]</span> '
-                     f'{" · ".join(names)}</div><div class="where">{html.escape(q.source)} · characters '
-                     f'{q.start}–{q.end}</div><blockquote class="context">{body}</blockquote>{viewer}</div>')
-    return panel("".join(items))
+        note = f" {html.escape(filters_note)}" if filters_note else ""
+        return f'<p class="hint">No sources: none of the loaded articles answers this question.{note}</p>'
+    return "".join(source_card(n, q, articles, answer_no) for n, q in enumerate(answer.quotes, start=1))
+
+
+def sources_html(answer: Answer, articles: dict) -> str:
+    """The Sources panel for one answer (``articles`` maps a source to its record, as in ``Snapshot.articles``)."""
+    return sources_panel([answer], articles)
+
+
+def filters_note(filters, articles: dict) -> str:
+    """``Searched only: outlet Defence Talks; published since 2025-01-01. Clear the filters to search
+    every article.`` — said with an abstention under active filters (``filters``: a ``Filters``)."""
+    parts = []
+    if filters.outlets:
+        parts.append("outlet " + " or ".join(filters.outlets))
+    if filters.sources:
+        parts.append("article " + " or ".join(describe_article(articles[s]).name if s in articles else s
+                                              for s in filters.sources))
+    if filters.since:
+        parts.append(f"published since {filters.since}")
+    if filters.until:
+        parts.append(f"published until {filters.until}")
+    return f"Searched only: {'; '.join(parts)}. Clear the filters to search every article."
+
+
+def sources_panel(answers: list, articles: dict, filters_note: str | None = None) -> str:
+    """Every answer's sources: the latest answer's cards first, each earlier answer's under its
+    question (collapsed); card ``a<k>-s<n>`` is quote n of answer k, where citation [n] of
+    answer k links to. ``None`` stands for a turn without an answer (an error)."""
+    if not any(answers):
+        return EMPTY_SOURCES
+    latest = len(answers)
+    parts = [_cards(answers[-1], articles, latest, filters_note)] if answers[-1] else []
+    for k in range(latest - 1, 0, -1):
+        earlier = answers[k - 1]
+        if earlier:
+            parts.append(f'<details class="answer" id="answer-{k}"><summary>Answer {k}: {html.escape(earlier.question)}'
+                         f'</summary>{_cards(earlier, articles, k)}</details>')
+    return panel("".join(parts))

@@ -26,3 +26,12 @@ def parse_date(text: str) -> str | None:
     except ValueError:
         return None
     return None
+
+
+_FULL = re.compile(FULL_DATE, re.I)
+
+
+def dates_named(text: str) -> list[str]:
+    """ISO form of every full date ``text`` names ("March 3, 2025", "3 March 2025", "2025-03-03"),
+    in order; dates without a year ("January 8") are not counted."""
+    return [iso for m in _FULL.finditer(text) if (iso := parse_date(m[0]))]
