@@ -63,7 +63,7 @@ def test_chat_answer_cites_numbered_quotes_and_the_sources_panel_highlights_them
     assert reply == render.chat_markdown(answer)
     assert PHRASE in reply
     for n, quote in enumerate(answer.quotes, start=1):
-        assert f"**\\[{n}\\]** " in reply
+        assert f'<a class="cite" href="#a1-s{n}">&#91;{n}&#93;</a> ' in reply     # opens card a1-s<n>
         assert f'<span class="n">[{n}]</span>' in sources
         assert f"{quote.source} · characters {quote.start}–{quote.end}" in sources
     contexts = re.findall(r'<blockquote class="context">.*?</blockquote>', sources, re.S)
@@ -129,7 +129,7 @@ def test_sources_panel_escapes_metadata_and_refuses_script_urls():
     quote = Quote(text[start:end], "x.txt", meta.title, meta.outlet, None, meta.url, start, end, 0.9)
     panel = render.sources_html(Answer("q", "a", False, [quote]), {"x.txt": record})
     assert "<script>" not in panel and "<i>" not in panel and "javascript:" not in panel
-    assert "A &amp; B · “&lt;script&gt;x&lt;/script&gt;” · undated" in panel
+    assert 'A &amp; B, “&lt;script&gt;x&lt;/script&gt;” · <span class="dating">undated</span>' in panel
     assert "<mark>Quoted &lt;i&gt;words&lt;/i&gt;.</mark>" in panel
 
 

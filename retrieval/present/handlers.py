@@ -61,7 +61,8 @@ class Handlers:
         chat, Sources, question box, answers so far, the "Clear filters" offer."""
         import gradio as gr
 
-        history, answered = list(history or []), list(answered or [])
+        history = list(history or [])
+        answered = list(answered or []) if history else []    # an empty chat starts a new conversation
         try:
             question = clean_question(message, self.max_chars)
         except AssistantError as err:
