@@ -2,7 +2,7 @@
 
     python app.py                          serve the web UI (same as ``serve``)
     python app.py serve [--host H] [--port P]
-    python app.py ingest [PATHS ...]       index the corpus folder (or add files to it)
+    python app.py ingest [--replace] [PATHS ...]   index the corpus folder (or add files or folders to it)
     python app.py search "query" [--k 5] [--json]
     python app.py meta FILE [--title T] [--outlet O] [--published DATE] [--url U] [--author A]
     python app.py ask "question" [--json] [--explain]
@@ -49,13 +49,17 @@ def cmd_ingest(args, settings: Settings, get_assistant: GetAssistant | None) -> 
     bar = None
 
     def progress(done: int, total: int) -> None:
+        """Chunks committed so far; ``total`` grows as files are read (large files are committed in parts)."""
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc="Embedding")
+            bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
+        if total != bar.total:
+            bar.total = total
+            bar.refresh()
         bar.update(done - bar.n)
 
     try:
-        report = assistant.ingest([Path(p) for p in args.paths] or None, progress)
+        report = assistant.ingest([Path(p) for p in args.paths] or None, progress, replace=args.replace)
     finally:
         if bar is not None:
             bar.close()
@@ -199,7 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--llm", metavar="BACKEND:MODEL", default=argparse.SUPPRESS, help=llm_help)
 
     ingest_p = commands.add_parser("ingest", help="index the corpus folder, or copy PATHS into it and index them")
-    ingest_p.add_argument("paths", nargs="*", metavar="PATHS", help=".txt or .md article files")
+    ingest_p.add_argument("paths", nargs="*", metavar="PATHS",
+                          help="article files or folders (searched recursively): .txt, .md, .html, .pdf, .jsonl, "
+                               ".json; each is checked before it is copied into the corpus")
+    ingest_p.add_argument("--replace", action="store_true",
+                          help="replace a corpus article of the same name (default: keep it and save the new file "
+                               "under a new name)")
     ingest_p.set_defaults(run=cmd_ingest)
 
     search_p = commands.add_parser("search", help="show the passages retrieved for a query")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
-from dataclasses import replace
+from dataclasses import asdict, replace
 from functools import lru_cache
 from typing import Callable, Iterator
 
@@ -72,9 +72,11 @@ class Assistant:
         self.answerer = Answerer(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")
         self.chain = answerer_chain(self.answerer)
 
-    def ingest(self, paths=None, progress: Progress | None = None, wait: float = 0) -> IngestReport:
+    def ingest(self, paths=None, progress: Progress | None = None, wait: float = 0, replace: bool = False) -> IngestReport:
+        """Sync the index with the corpus folder, or bring ``paths`` (files, folders) into it; an
+        article of the same name is kept (the newcomer renamed) unless ``replace``."""
         with self._lock:
-            report = ingest(self.settings, self.index, self.embedder, paths, progress, wait=wait)
+            report = ingest(self.settings, self.index, self.embedder, paths, progress, wait=wait, replace=replace)
             if report.changed or not self.snapshot.articles:
                 self._reload()
             return report
@@ -110,7 +112,7 @@ class Assistant:
         question, standalone, scope = self._prepare(question, history, filters, mode)
         answer = self.chain.invoke({"question": standalone, "sources": scope.sources if scope else None, "mode": mode,
                                     "explain": explain})
-        return self._finish(answer, question, standalone, scope)
+        return self._finish(answer, question, standalone, scope, filters)
 
     def stream(self, question: str, history: list | None = None, filters: Filters | None = None,
                explain: bool = False) -> Iterator[str | Answer]:
@@ -118,7 +120,7 @@ class Assistant:
         while it writes; the last item is the ``Answer``, its quotes verified."""
         question, standalone, scope = self._prepare(question, history, filters, "answer")
         for item in self.answerer.stream(standalone, scope.sources if scope else None, explain):
-            yield item if isinstance(item, str) else self._finish(item, question, standalone, scope)
+            yield item if isinstance(item, str) else self._finish(item, question, standalone, scope, filters)
 
     def _prepare(self, question: str, history: list | None, filters: Filters | None, mode: str):
         """The cleaned question, its standalone form, and the articles the filters allow."""
@@ -130,7 +132,10 @@ class Assistant:
         return question, standalone, scope
 
     @staticmethod
-    def _finish(answer: Answer, question: str, standalone: str, scope) -> Answer:
+    def _finish(answer: Answer, question: str, standalone: str, scope, filters: Filters | None = None) -> Answer:
+        if filters is not None and filters.active:
+            answer = replace(answer, filters={k: list(v) if isinstance(v, tuple) else v
+                                              for k, v in asdict(filters).items() if v})
         if standalone != question:
             answer = replace(answer, question=question, standalone_question=standalone)
         if scope and scope.undated:

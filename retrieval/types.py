@@ -126,6 +126,9 @@ class Answer:
     # Only when asked for (``explain=True``): for the top candidate sentences, each gate of the
     # answer policy with its verdict, and the final decision.
     explanation: dict | None = None
+    # The filters the question was searched under, when any: {"outlets": [...], "sources": [...],
+    # "since": ..., "until": ...} (the brief lists them).
+    filters: dict | None = None
 
     def to_dict(self) -> dict:
         """The JSON contract; the optional fields appear only when set."""
@@ -134,7 +137,8 @@ class Answer:
             for optional in Quote.OPTIONAL:
                 if quote[optional] is None:
                     del quote[optional]
-        for optional in ("quote_checks", "notice", "standalone_question", "disagreements", "explanation"):
+        for optional in ("quote_checks", "notice", "standalone_question", "disagreements", "explanation",
+                         "filters"):
             if data[optional] is None:
                 del data[optional]
         return data

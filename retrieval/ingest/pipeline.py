@@ -6,8 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +18,7 @@ from retrieval.index.embedding import Embedder
 from retrieval.index.store import Index
 from retrieval.ingest.chunking import chunk_article
 from retrieval.ingest.cleaning import body_spans, label_lines
-from retrieval.ingest.converters import CONVERTIBLE, convert
+from retrieval.ingest.admission import NAME_LIMIT, SIDECAR, admit, content_hash
 from retrieval.ingest.loading import is_article_file, read_article
 from retrieval.ingest.metadata import merge, meta_from_text, read_sidecar
 from retrieval.settings import Settings
@@ -43,6 +42,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)   # (file, the file it repeats)
     failed: list[tuple[str, str]] = field(default_factory=list)       # (file, reason)
+    renamed: list[tuple[str, str]] = field(default_factory=list)      # (file, its corpus name): the name was taken
+    replaced: list[str] = field(default_factory=list)                 # corpus files overwritten (``replace=True``)
     chunks_embedded: int = 0
     chunks_reused: int = 0
     # Per file added or updated: (file, characters indexed, characters of text); the rest was
@@ -77,6 +78,9 @@ class IngestReport:
         lines = [", ".join(parts)]
         lines += [f"  duplicate: {a} repeats {b}" for a, b in self.duplicates]
         lines += [f"  failed: {reason}" for _, reason in self.failed]
+        lines += [f"  renamed: {a} was saved as {b}: another article already had its name (to replace that one, "
+                  "ingest with --replace)" for a, b in self.renamed]
+        lines += [f"  replaced: {name}" for name in self.replaced]
         lines += self.indexed_lines()
         return "\n".join(lines)
 
@@ -112,59 +116,22 @@ def source_name(path: Path, settings: Settings) -> str:
         return path.resolve().relative_to(settings.corpus_dir.resolve()).as_posix()
 
 
-def add_to_corpus(paths: list[Path], settings: Settings, report: IngestReport) -> list[Path]:
-    """Bring files into the corpus folder (the corpus is the source of truth): articles from
-    outside it are copied; .html, .pdf and .jsonl/.json are converted to ``.txt`` files with a
-    metadata sidecar. A file that cannot be brought in is reported and the others go on."""
-    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
-    inside = []
-    for path in paths:
-        try:
-            inside += _bring_in(path.resolve(), settings)
-        except UnreadableFile as err:
-            report.failed.append((path.name, str(err)))
-        except OSError as err:
-            report.failed.append((path.name, f"{path.name} cannot be read ({err.strerror or err})."))
-    return inside
-
-
-def _bring_in(path: Path, settings: Settings) -> list[Path]:
-    if not path.is_file():
-        raise UnreadableFile(f"{path.name} is not a file.")
-    if path.stat().st_size > settings.max_file_bytes:
-        read_article(path, settings.max_file_bytes)   # raises the size message
-    if path.suffix.lower() in CONVERTIBLE:
-        targets = []
-        for name, text, meta in convert(path):
-            target = settings.corpus_dir / name
-            target.write_text(text, encoding="utf-8")
-            sidecar = target.with_name(name + ".meta.json")
-            if meta:
-                sidecar.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            else:
-                sidecar.unlink(missing_ok=True)
-            targets.append(target)
-        return targets
-    if not is_article_file(path):
-        raise UnreadableFile(f"{path.name}: supported formats are .txt, .md, .html, .pdf, .jsonl and .json.")
-    if settings.corpus_dir.resolve() in path.parents:
-        return [path]
-    target = settings.corpus_dir / path.name
-    shutil.copyfile(path, target)
-    sidecar = path.with_name(path.name + ".meta.json")
-    if sidecar.exists():
-        shutil.copyfile(sidecar, target.with_name(sidecar.name))
-    return [target]
+def _sidecar(path: Path) -> dict:
+    """The file's sidecar metadata; none when no sidecar name fits beside it (a 250-byte name)."""
+    return read_sidecar(path) if len((path.name + SIDECAR).encode()) <= NAME_LIMIT else {}
 
 
 def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Path] | None = None,
-           progress: Progress | None = None, flush_chunks: int = 256, wait: float = 0) -> IngestReport:
-    """Bring the index in line with the corpus folder (``paths=None``), or add ``paths``.
+           progress: Progress | None = None, flush_chunks: int = 256, wait: float = 0,
+           replace: bool = False) -> IngestReport:
+    """Bring the index in line with the corpus folder (``paths=None``), or add ``paths`` (files or
+    folders; see ``admission``: validated before anything is written, a same-named article kept
+    unless ``replace``).
 
     Only one ingest runs at a time (a lock file in the index folder; ``wait`` seconds are
     allowed for another to finish before ``IndexBusy``). Articles are embedded
-    and committed in batches of about ``flush_chunks`` chunks, so an interrupted ingest
-    resumes from the last committed batch."""
+    and committed in batches of about ``flush_chunks`` chunks, a long article in parts, so an
+    interrupted ingest resumes from the last committed batch or part."""
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / "ingest.lock"))
     try:
@@ -172,31 +139,41 @@ def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Pat
     except Timeout:
         raise IndexBusy("Another ingest is running on this index; try again when it has finished.") from None
     try:
-        return _ingest(settings, index, embedder, paths, progress, flush_chunks)
+        return _ingest(settings, index, embedder, paths, progress, flush_chunks, replace)
     finally:
         lock.release()
 
 
-def _ingest(settings, index, embedder, paths, progress, flush_chunks) -> IngestReport:
+def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=False) -> IngestReport:
     report = IngestReport()
-    files = corpus_files(settings) if paths is None else add_to_corpus(paths, settings, report)
     committed = index.committed()
     index.collect_garbage(committed)
-    by_content = {hashlib.sha256(r.text.encode()).hexdigest(): s for s, r in committed.items()}
-    pending: list[_Prepared] = []
+    by_content = {content_hash(r.text): s for s, r in committed.items()}
+    files = corpus_files(settings) if paths is None else admit(paths, settings, report, by_content, replace)
+    writer = _PartWriter(index, embedder, report, flush_chunks, progress)
+    seen: set[str] = set()
     for path in files:
         source = source_name(path, settings)
+        if source in seen:
+            continue
+        seen.add(source)
         try:
             text = read_article(path, settings.max_file_bytes)
-            record, chunks = prepare_article(source, text, read_sidecar(path), settings.chunk_chars)
+            record, chunks = prepare_article(source, text, _sidecar(path), settings.chunk_chars)
         except UnreadableFile as err:
             report.failed.append((source, str(err)))
             continue
-        old = committed.get(source)
-        if old and old.doc_hash == record.doc_hash:
-            report.skipped.append(source)
+        except OSError as err:
+            report.failed.append((source, f"{source} cannot be read ({err.strerror or err})."))
             continue
-        content = hashlib.sha256(text.encode()).hexdigest()
+        old = committed.get(source)
+        resume_at = 0
+        if old and old.doc_hash == record.doc_hash:
+            if old.n_chunks >= len(chunks):
+                report.skipped.append(source)
+                continue
+            resume_at = old.n_chunks      # an interrupted ingest committed its first parts
+        content = content_hash(text)
         if by_content.get(content, source) != source:
             report.duplicates.append((source, by_content[content]))
             continue
@@ -205,23 +182,73 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks) -> IngestR
             report.failed.append((source, f"{source} has no article text left after removing page furniture."))
             continue
         report.note_indexed(source, text, chunks)
-        pending.append(_Prepared(record, chunks, index.reusable_encodings(source) if old else {}, old is not None))
-    total = sum(len(p.chunks) for p in pending)
-    done = 0
-    batch: list[_Prepared] = []
-    for i, item in enumerate(pending):
-        batch.append(item)
-        if sum(len(p.chunks) for p in batch) >= flush_chunks or i == len(pending) - 1:
-            done += _embed_and_write(batch, index, embedder, report)
-            batch = []
-            if progress:
-                progress(done, total)
+        reusable = index.reusable_encodings(source) if old and not resume_at else {}
+        writer.add(record, chunks, resume_at, reusable, is_update=old is not None and not resume_at)
+    writer.finish()
     if paths is None:
         present = {source_name(p, settings) for p in files}
         for source in sorted(set(committed) - present):
             index.delete_article(source)
             report.removed.append(source)
     return report
+
+
+MAX_PART_CHUNKS = 1024   # the encoder holds every token vector of a batch: ~0.2 MB a chunk
+
+
+def part_chunks(text_chars: int, flush_chunks: int) -> int:
+    """Chunks in one committed part of a long article. Each commit rewrites the article's record,
+    whole text included (~90 ms a MB in Chroma, 4.4 s at 50 MB), so parts grow with the article
+    (20 chunks a MB: ~1000 at 50 MB, ~30 s of embedding for each 4.4 s commit), up to a bound that
+    keeps the encoder's memory at ~200 MB."""
+    return min(MAX_PART_CHUNKS, max(flush_chunks, 20 * text_chars // 2**20))
+
+
+class _PartWriter:
+    """Prepared articles handed to ``_embed_and_write`` in bounded batches: short articles share a
+    batch of about ``flush_chunks`` chunks; a long one is cut into parts, in chunk order, each
+    committed with ``n_chunks`` = the chunks in so far, so memory stays bounded, readers see whole
+    chunks of the new version, and the next ingest resumes after the last committed part."""
+
+    def __init__(self, index: Index, embedder: Embedder, report: IngestReport, flush_chunks: int,
+                 progress: Progress | None):
+        self.index, self.embedder, self.report, self.flush_chunks = index, embedder, report, flush_chunks
+        self.progress = progress
+        self.batch: list[_Prepared] = []
+        self.done = self.total = 0
+        self.outcome: dict[str, str] = {}     # source -> "added" | "updated"
+
+    def add(self, record: ArticleRecord, chunks: list[Chunk], start: int, reusable: dict, is_update: bool) -> None:
+        self.outcome[record.source] = "updated" if is_update else "added"
+        self.total += len(chunks) - start
+        if len(chunks) - start <= self.flush_chunks:
+            self.batch.append(_Prepared(record, chunks[start:], reusable, is_update))
+            if sum(len(p.chunks) for p in self.batch) >= self.flush_chunks:
+                self._write()
+            return
+        self._write()
+        self._tell()
+        size = part_chunks(len(record.text), self.flush_chunks)
+        for lo in range(start, len(chunks), size):
+            hi = min(lo + size, len(chunks))
+            self.batch = [_Prepared(replace(record, n_chunks=hi), chunks[lo:hi], reusable, is_update or lo > start)]
+            self._write()
+
+    def finish(self) -> None:
+        self._write()
+        written = list(dict.fromkeys(self.report.added + self.report.updated))
+        self.report.added = [s for s in written if self.outcome.get(s, "added") == "added"]
+        self.report.updated = [s for s in written if self.outcome.get(s) == "updated"]
+
+    def _write(self) -> None:
+        if self.batch:
+            self.done += _embed_and_write(self.batch, self.index, self.embedder, self.report)
+            self.batch = []
+            self._tell()
+
+    def _tell(self) -> None:
+        if self.progress:
+            self.progress(self.done, self.total)
 
 
 def _embed_and_write(batch: list[_Prepared], index: Index, embedder: Embedder, report: IngestReport) -> int:
