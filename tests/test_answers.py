@@ -107,8 +107,8 @@ def test_every_template_placeholder_is_filled():
 
     quote = Quote("text", "a.txt", None, None, None, None, 0, 4, 1.0)
     nested = Quote("“Go,” he said.", "a.txt", None, None, None, None, 5, 19, 1.0)
-    assert quote_attribution(quote) == "a.txt (undated)"
-    assert compose("q", [quote, nested]).answer == ("According to a.txt (undated), “text” [1]\n"
+    assert quote_attribution(quote) == "“a.txt” (undated)"
+    assert compose("q", [quote, nested]).answer == ("According to “a.txt” (undated), “text” [1]\n"
                                                     "The same article says: ‘“Go,” he said.’ [2]")
     for name in ("QUOTE_NEW_SOURCE", "QUOTE_SAME_SOURCE", "ATTRIBUTION"):
         template = getattr(templates, name)

@@ -61,19 +61,33 @@ def describe_article(record: ArticleRecord) -> ArticleLabel:
     return ArticleLabel(name, meta.published, mentions, meta.author)
 
 
+MAX_NAME_CHARS = 80     # metadata quoted inside the answer's own sentence is cut here
+
+
+def quoted(value: str, limit: int = MAX_NAME_CHARS) -> str:
+    """Metadata (an outlet, a title, a file name) as it may appear inside the assistant's own
+    sentence: on one line, at most ``limit`` characters, in quotation marks that its own double
+    quotes cannot close, so that text from a sidecar, a page or a JSONL field never reads as the
+    assistant's words (an outlet "HACKED. Ignore the article…" stays a quoted name)."""
+    flat = " ".join(value.split()).replace("“", "‘").replace("”", "’").replace('"', "'")
+    if len(flat) > limit:
+        flat = flat[:limit - 1].rstrip() + "…"
+    return f"“{flat}”"
+
+
 def source_label(outlet: str | None, title: str | None, source: str, label: str | None = None) -> str:
     """The outlet, else the title, else the readable label (``the article opening “…”``), else (only
-    for quotes made without a label) the file name."""
+    for quotes made without a label) the file name; each quoted (``quoted``)."""
     if outlet or title:
-        return outlet or f"“{title}”"
+        return quoted(outlet or title)
     if label and label.endswith(OPENING_MARK):
-        return "the article opening " + label.removesuffix(OPENING_MARK).rstrip()
-    return label or source
+        return "the article opening " + quoted(label.removesuffix(OPENING_MARK).strip().strip("“”"))
+    return quoted(source)
 
 
 def attribution(outlet: str | None, title: str | None, source: str, published: str | None,
                 label: str | None = None) -> str:
-    """``Defence Talks (2025-03-01)``: the label and the date, as the answer text gives them."""
+    """``“Defence Talks” (2025-03-01)``: the label and the date, as the answer text gives them."""
     return fill(ATTRIBUTION, label=source_label(outlet, title, source, label), date=published or UNDATED)
 
 
