@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from retrieval.auth import LoginThrottle, credentials
 from retrieval.ingest.metadata import FIELDS as META_FIELDS
 from retrieval.present.browser import UI_JS
 from retrieval.present.handlers import LOADING_SOURCES, GetAssistant, Handlers, cleared, no_filters  # noqa: F401
@@ -58,6 +59,9 @@ def _chat_column(gr) -> dict:
                                 file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload", height=120)
         ui["rescan"] = gr.Button("Re-scan the corpus folder", size="sm", elem_id="rescan")
         ui["ingest_status"] = gr.Markdown(elem_id="ingest-status")
+        with gr.Row():   # shown only when uploads have the names of articles already in the corpus
+            ui["replace"] = gr.Button("Replace them", size="sm", variant="stop", elem_id="replace", visible=False)
+            ui["keep_both"] = gr.Button("Keep both", size="sm", elem_id="keep-both", visible=False)
     with gr.Accordion("Article details", open=False, elem_id="article-details"):
         ui["meta_article"] = gr.Dropdown(label="Article", choices=[], elem_id="meta-article")
         ui["meta"] = [gr.Textbox(label=key.capitalize(), elem_id=f"meta-{key}", max_lines=1,
@@ -99,8 +103,25 @@ def build_ui(get_assistant: GetAssistant, max_chars: int = MAX_QUESTION_CHARS) -
         ui["chatbot"].clear(cleared, None, [ui["chatbot"], sources, answered, kept], queue=False, **private)
         ui["clear_filters"].click(no_filters, None, [*filters, ui["clear_filters"]], queue=False, **private)
         ui["export"].click(handlers.export, answered, ui["brief"], **private)
-        ui["uploads"].upload(handlers.add_articles, ui["uploads"], [ui["ingest_status"], *choices], **private)
-        ui["rescan"].click(handlers.rescan, None, [ui["ingest_status"], *choices], **private)
+        pending = gr.State([])     # uploads waiting for "Replace them" or "Keep both"
+        ingested = [ui["ingest_status"], *choices, pending, ui["replace"], ui["keep_both"]]
+
+        def upload(files, progress=gr.Progress()):
+            return handlers.add_articles(files, _progress(progress))
+
+        def rescan(progress=gr.Progress()):
+            return handlers.rescan(_progress(progress))
+
+        def replace_them(waiting, progress=gr.Progress()):
+            return handlers.resolve_pending(waiting, True, _progress(progress))
+
+        def keep_both(waiting, progress=gr.Progress()):
+            return handlers.resolve_pending(waiting, False, _progress(progress))
+
+        ui["uploads"].upload(upload, ui["uploads"], ingested, **private)
+        ui["rescan"].click(rescan, None, ingested, **private)
+        ui["replace"].click(replace_them, pending, ingested, **private)
+        ui["keep_both"].click(keep_both, pending, ingested, **private)
         ui["meta_article"].change(handlers.show_meta, ui["meta_article"], ui["meta"], **private)
         ui["meta_save"].click(handlers.save_meta, [ui["meta_article"], *ui["meta"]], [ui["meta_status"], *choices],
                               **private)
@@ -112,22 +133,35 @@ def build_ui(get_assistant: GetAssistant, max_chars: int = MAX_QUESTION_CHARS) -
     return demo
 
 
+def _progress(bar):
+    """Ingest's ``(chunks committed, chunks to commit)`` shown on a Gradio progress bar."""
+    return lambda done, total: bar((done, total), desc="Indexing", unit="chunks")
+
+
+def login_throttle(settings: Settings) -> dict:
+    """The server's ``app_kwargs``: failed logins slowed down and limited per client address."""
+    from starlette.middleware import Middleware
+
+    return {"middleware": [Middleware(LoginThrottle, max_failures=settings.auth_max_failures,
+                                      window=settings.auth_window, delay=settings.auth_failure_delay)]}
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:
     """Serve the UI at once; the model and index load in the background."""
     from retrieval.assistant import Warmup, default_assistant
 
+    auth = credentials(settings)        # a half-set login refuses to start (AuthMisconfigured)
     warmup = Warmup(lambda: default_assistant(settings))
     demo = build_ui(warmup, settings.max_question_chars)
     host, port = host or settings.host, port or settings.port
-    auth = (settings.auth_user, settings.auth_password.get_secret_value()) \
-        if settings.auth_user and settings.auth_password else None
     if host not in LOOPBACK and auth is None:
         print(f"Warning: serving on {host} without a login: anyone who can reach this machine can read the "
-              "articles and upload files. Set QA_AUTH_USER and QA_AUTH_PASSWORD, or serve on 127.0.0.1.",
-              file=sys.stderr)
+              "articles and upload files. Set QA_AUTH_USER and QA_AUTH_PASSWORD (or QA_AUTH_PASSWORD_FILE), "
+              "or serve on 127.0.0.1.", file=sys.stderr)
     try:
         demo.launch(server_name=host, server_port=port, prevent_thread_lock=True,
-                    max_file_size=settings.max_file_bytes, auth=auth)
+                    max_file_size=settings.max_file_bytes, auth=[auth] if auth else None,
+                    app_kwargs=login_throttle(settings))
     except OSError:
         print(f"Cannot serve on {host}:{port}: the port is in use or the address is not available here. "
               "Choose another with --host/--port.", file=sys.stderr)

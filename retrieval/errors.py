@@ -35,3 +35,7 @@ class LLMUnavailable(AssistantError):
 
 class InvalidMetadata(AssistantError):
     """Metadata an analyst typed that cannot be saved (an unknown article, a date that is not one)."""
+
+
+class AuthMisconfigured(AssistantError):
+    """The UI's login is half set (a user without a password, or the reverse): the server does not start."""

@@ -56,3 +56,10 @@ class Settings(BaseSettings):
     # Optional login for the web UI (needed before serving beyond this machine).
     auth_user: str | None = None
     auth_password: SecretStr | None = None
+    # Or the password in a file (one line; e.g. a mounted secret): never on the command line.
+    auth_password_file: Path | None = None
+    # Failed logins: each answered after a delay; past auth_max_failures within auth_window seconds,
+    # that client address is refused (HTTP 429) until the window has passed.
+    auth_max_failures: int = Field(default=5, ge=1)
+    auth_window: float = Field(default=300.0, gt=0)
+    auth_failure_delay: float = Field(default=1.0, ge=0)

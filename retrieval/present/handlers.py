@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Callable
 
 from prompts import LOADING
 from retrieval.errors import AssistantError
+from retrieval.ingest.admission import collisions
 from retrieval.ingest.metadata import FIELDS as META_FIELDS
 from retrieval.ingest.metadata import read_sidecar, sidecar_target
 from retrieval.present.attribution import article_choice
-from retrieval.present.export import write_brief
+from retrieval.present.export import unique_brief_path, write_brief
 from retrieval.present.history import restored, saved
 from retrieval.present.render import (EMPTY_SOURCES, chat_markdown, filters_note, md_escape, md_unescape, message_text,
                                       panel, sources_panel)
@@ -44,6 +45,9 @@ def _in_background(fn: Callable) -> Future:
 
     threading.Thread(target=run, daemon=True).start()
     return future
+
+
+Progress = Callable[[int, int], None]    # (chunks committed, chunks to commit), as ingest reports it
 
 
 class Handlers:
@@ -118,7 +122,8 @@ class Handlers:
         if not answered:
             gr.Warning("Ask a question first: the brief holds the conversation's answers.")
             return gr.skip()
-        files = write_brief(str(Path(tempfile.mkdtemp(prefix="brief-")) / "brief.md"), answered)
+        # A fresh folder and a dated, unique name: a download can never be an earlier export's file.
+        files = write_brief(str(unique_brief_path(Path(tempfile.mkdtemp(prefix="brief-")))), answered)
         return gr.update(value=[str(p) for p in files], visible=True)
 
     def ask(self, question: str) -> dict:
@@ -130,17 +135,46 @@ class Handlers:
         except AssistantError as err:
             raise gr.Error(str(err), print_exception=False) from None
 
-    def add_articles(self, files: list | None):
+    def add_articles(self, files: list | None, progress: Progress | None = None):
         """Copy uploaded files into the corpus and index them (no files: re-scan the corpus folder);
-        an uploaded ``<file>.meta.json`` is applied to its article."""
+        an uploaded ``<file>.meta.json`` is applied to its article. A file named like a different
+        article already in the corpus is not taken until the user confirms: replace that article,
+        or keep both (the new file renamed). Returns the status, the filter choices, the files
+        waiting for that choice and the two buttons' visibility."""
         import gradio as gr
 
         paths = [Path(f if isinstance(f, str) else f.name) for f in files or []]
+        articles = [p for p in paths if not p.name.endswith(".meta.json")]
+        try:
+            taken = collisions(articles, self.get_assistant().settings) if articles else []
+        except AssistantError as err:
+            return md_escape(str(err)), gr.skip(), gr.skip(), gr.skip(), [], *_choice_buttons(False)
+        if taken:
+            names = ", ".join(taken)
+            ask = (f"{len(taken)} uploaded file(s) have the name of an article already in the corpus: {names}. "
+                   "Replace those articles, or keep both (the new files saved under new names)? Nothing has been "
+                   "added yet.")
+            return md_escape(ask), gr.skip(), gr.skip(), gr.skip(), [str(p) for p in paths], *_choice_buttons(True)
+        return (*self.ingest_uploads(paths, False, progress), [], *_choice_buttons(False))
+
+    def resolve_pending(self, pending: list | None, replace: bool, progress: Progress | None = None):
+        """The user's answer about same-named uploads: ``replace`` them, or keep both."""
+        import gradio as gr
+
+        if not pending:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), [], *_choice_buttons(False)
+        return (*self.ingest_uploads([Path(p) for p in pending], replace, progress), [], *_choice_buttons(False))
+
+    def ingest_uploads(self, paths: list[Path], replace: bool, progress: Progress | None = None):
+        """Ingest articles and apply sidecars; the status line and the refreshed filter choices."""
+        import gradio as gr
+
         sidecars = [p for p in paths if p.name.endswith(".meta.json")]
         articles = [p for p in paths if p not in sidecars]
         try:
             assistant = self.get_assistant()
-            lines = [assistant.ingest(articles or None).summary()] if articles or not sidecars else []
+            lines = [assistant.ingest(articles or None, progress, replace=replace).summary()] \
+                if articles or not sidecars else []
             for sidecar in sidecars:
                 target = sidecar_target(sidecar.name, assistant.snapshot.articles)
                 if target is None:
@@ -153,8 +187,8 @@ class Handlers:
             return md_escape(str(err)), gr.skip(), gr.skip(), gr.skip()
         return (md_escape("\n".join(lines)).replace("\n", "  \n"), *self.filter_choices())
 
-    def rescan(self):      # no files: re-scan the corpus folder
-        return self.add_articles(None)
+    def rescan(self, progress: Progress | None = None):      # no files: re-scan the corpus folder
+        return self.add_articles(None, progress)
 
     def filter_choices(self):
         """The outlets and articles (by readable label) to filter by and to edit, once the index is loaded."""
@@ -200,3 +234,10 @@ def no_filters():
     import gradio as gr
 
     return [], [], "", "", gr.update(visible=False)
+
+
+def _choice_buttons(shown: bool):
+    """Visibility of the "Replace them" and "Keep both" buttons."""
+    import gradio as gr
+
+    return gr.update(visible=shown), gr.update(visible=shown)
