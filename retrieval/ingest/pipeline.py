@@ -193,22 +193,23 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=Fa
     return report
 
 
-MAX_PART_CHUNKS = 1024   # the encoder holds every token vector of a batch: ~0.2 MB a chunk
+PARTS_PER_ARTICLE = 8
 
 
-def part_chunks(text_chars: int, flush_chunks: int) -> int:
-    """Chunks in one committed part of a long article. Each commit rewrites the article's record,
-    whole text included (~90 ms a MB in Chroma, 4.4 s at 50 MB), so parts grow with the article
-    (20 chunks a MB: ~1000 at 50 MB, ~30 s of embedding for each 4.4 s commit), up to a bound that
-    keeps the encoder's memory at ~200 MB."""
-    return min(MAX_PART_CHUNKS, max(flush_chunks, 20 * text_chars // 2**20))
+def part_chunks(n_chunks: int, flush_chunks: int) -> int:
+    """Chunks in one committed part of a long article: about an eighth of it, at least a batch.
+    Each commit rewrites the article's record, whole text included (Chroma: 4.4 s and ~50-100 MB
+    more resident memory per write of a 50 MB text, measured), so a long article is committed a
+    few times, not once per batch; it is still encoded a batch at a time (bounded memory, progress)."""
+    return max(flush_chunks, -(-n_chunks // PARTS_PER_ARTICLE))
 
 
 class _PartWriter:
     """Prepared articles handed to ``_embed_and_write`` in bounded batches: short articles share a
-    batch of about ``flush_chunks`` chunks; a long one is cut into parts, in chunk order, each
-    committed with ``n_chunks`` = the chunks in so far, so memory stays bounded, readers see whole
-    chunks of the new version, and the next ingest resumes after the last committed part."""
+    batch of about ``flush_chunks`` chunks; a long one is encoded ``flush_chunks`` at a time and
+    committed in parts, in chunk order, each with ``n_chunks`` = the chunks in so far, so memory
+    stays bounded, readers see whole chunks of the new version, and the next ingest resumes after
+    the last committed part."""
 
     def __init__(self, index: Index, embedder: Embedder, report: IngestReport, flush_chunks: int,
                  progress: Progress | None):
@@ -228,11 +229,27 @@ class _PartWriter:
             return
         self._write()
         self._tell()
-        size = part_chunks(len(record.text), self.flush_chunks)
+        size = part_chunks(len(chunks), self.flush_chunks)
         for lo in range(start, len(chunks), size):
             hi = min(lo + size, len(chunks))
-            self.batch = [_Prepared(replace(record, n_chunks=hi), chunks[lo:hi], reusable, is_update or lo > start)]
+            encoded = self._encode(chunks[lo:hi], reusable)
+            self.batch = [_Prepared(replace(record, n_chunks=hi), chunks[lo:hi], {**reusable, **encoded},
+                                    is_update or lo > start)]
+            self.done -= hi - lo          # counted once, when committed
             self._write()
+            self.report.chunks_reused -= sum(c.text_hash in encoded for c in chunks[lo:hi])   # encoded, not reused
+
+    def _encode(self, part: list[Chunk], reusable: dict) -> dict[str, ChunkEncoding]:
+        """The part's new encodings, a batch at a time (the encoder holds a batch's token vectors)."""
+        encoded: dict[str, ChunkEncoding] = {}
+        for lo in range(0, len(part), self.flush_chunks):
+            batch = part[lo:lo + self.flush_chunks]
+            todo = {c.text_hash: c.text for c in batch if c.text_hash not in reusable and c.text_hash not in encoded}
+            encoded.update(zip(todo, encode_chunks(list(todo.values()), self.embedder)))
+            self.report.chunks_embedded += len(todo)
+            self.done += len(batch)
+            self._tell()
+        return encoded
 
     def finish(self) -> None:
         self._write()
