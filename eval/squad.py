@@ -18,12 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from training.news import UNANSWERABLE_NEWS, build_news_corpus
 from training.squad import NATIVE, OFF_TOPIC, SEED, WITHHELD, Corpus, Example, build_corpus
 
 BARE_CHUNK_CHARS = 600
-# Eval variants; "offtopic" pools the two off-topic corpora, so every question of the split is asked once.
-EVAL_VARIANTS = {"full": ("full",), "withheld": ("withheld",), "offtopic": ("offtopic-a", "offtopic-b")}
-UNANSWERABLE_LABELS = (NATIVE, WITHHELD, OFF_TOPIC)
+# Eval variants; "offtopic" pools the two off-topic corpora, so every question of the split is asked once;
+# "news": the split's hand-written news questions over BBC articles (training/news.py).
+EVAL_VARIANTS = {"full": ("full",), "withheld": ("withheld",), "offtopic": ("offtopic-a", "offtopic-b"),
+                 "news": ("news",)}
+UNANSWERABLE_LABELS = (NATIVE, WITHHELD, OFF_TOPIC, UNANSWERABLE_NEWS)
 
 
 def assistant_class():
@@ -194,7 +197,7 @@ def run(split: str, variants: list[str], limit: int | None) -> dict:
     for variant in variants:
         outcomes: dict[str, list[Outcome]] = {"assistant": [], "bare_top1": []}
         for name in EVAL_VARIANTS[variant]:
-            corpus = build_corpus(split, name)
+            corpus = build_news_corpus(split) if name == "news" else build_corpus(split, name)
             ours, baseline, embedder = evaluate_corpus(corpus, limit, embedder)
             outcomes["assistant"] += ours
             outcomes["bare_top1"] += baseline
@@ -239,8 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m eval --squad", description=__doc__)
     parser.add_argument("--split", choices=["test", "dev"], default="test")
     parser.add_argument("--limit", type=int, help="a fixed seeded sample of N questions per corpus")
-    parser.add_argument("--variants", default="full,withheld",
-                        help=f"comma-separated, of: {', '.join(EVAL_VARIANTS)} (default: full,withheld)")
+    parser.add_argument("--variants", default="full,withheld,news",
+                        help=f"comma-separated, of: {', '.join(EVAL_VARIANTS)} (default: full,withheld,news)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]

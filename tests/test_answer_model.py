@@ -122,3 +122,26 @@ def test_the_model_beats_the_rule_it_replaced_on_held_out_questions(ipod, make_a
                                                  for s in e.spans) for a, e in zip(answers, examples)) / len(examples)
     assert len(examples) == 100
     assert right["model"] >= right["rule"] + 0.10, right
+
+
+STANCE_ARTICLES = {
+    "cap.txt": ({"outlet": "Sports Desk", "published": "2024-06-02"},
+                "League votes on the salary cap\n\n"
+                "The league met on Monday to vote on the new salary cap for next season.\n\n"
+                "Northgate Rovers accepted the salary cap after a long board meeting, their chairman said.\n\n"
+                "Eastfield United rejected the salary cap outright, calling it unfair to smaller clubs.\n\n"
+                "The vote will be repeated in August."),
+}
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which club refused the salary cap?", "Eastfield United rejected"),
+    ("Which club was willing to take the salary cap?", "Northgate Rovers accepted"),
+])
+def test_a_question_about_refusal_prefers_the_sentence_that_refuses(tmp_path, make_assistant, question, expected):
+    from tests.conftest import write_corpus
+
+    assistant = make_assistant(write_corpus(tmp_path / "c", STANCE_ARTICLES))
+    assistant.ingest()
+    answer = assistant.ask(question)
+    assert answer.quotes and answer.quotes[0].text.startswith(expected), answer.answer

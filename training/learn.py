@@ -1,17 +1,21 @@
-"""Train the answer scorer (``retrieval/answer/answer_model.json``) on SQuAD 2.0 articles.
+"""Train the answer scorer (``retrieval/answer/answer_model.json``) on SQuAD 2.0 articles and
+on news questions written for this project over BBC articles.
 
 Every candidate sentence comes from the product's own path: each corpus variant
-(``training.squad``) is ingested by a real ``Assistant``, each question is retrieved and its
+(``training.squad``, ``training.news``) is ingested by a real ``Assistant``, each question is retrieved and its
 sentences described by ``FeatureExtractor`` exactly as when answering. A sentence is a positive
 when it overlaps a gold answer span or holds an answer's text in the right article.
 
-1. Fit: standardized logistic regression on the train split (all four variants).
+1. Fit: standardized logistic regression on the train split (all SQuAD variants and the news
+   questions); the news rows weigh ``NEWS_WEIGHT`` of the SQuAD rows in all, so a few hundred
+   news questions are not drowned by six thousand encyclopedia ones.
 2. Calibrate on the dev split (other articles): an isotonic map from a question's best sentence
    probability to the share of questions whose first quote is right (unanswerable ones count
    as wrong), shown to users as the answer's confidence; and the answer threshold, the best
    sentence probability that maximizes the balanced accuracy on dev — the mean of the share of
    answerable questions whose first quote is right and the share of unanswerable ones abstained
-   on. Balanced, so the threshold does not depend on how many dev questions are unanswerable.
+   on, averaged over the two domains. Balanced, so the threshold does not depend on how many dev
+   questions are unanswerable or which domain has more of them.
 
 Features are cached per corpus variant in ``training/cache/`` (keyed by the feature list), so a
 re-run only refits. Deterministic: no sampling, a fixed solver."""
@@ -28,10 +32,12 @@ import numpy as np
 
 from retrieval.answer.features import FEATURES
 from retrieval.answer.scorer import MODEL_FILE, AnswerScorer
+from training.news import build_news_corpus
 from training.squad import SEED, SQUAD_FILE, VARIANTS, Corpus, Example, build_corpus, shared_data_dir
 
 C = 1.0               # inverse regularization strength
 TRAIN_QUESTIONS = 1500   # per train variant at most (a fixed sample: more adds time, not accuracy)
+NEWS_WEIGHT = 0.5        # the news rows' total weight against the SQuAD rows' in the fit
 
 
 @dataclass
@@ -112,28 +118,42 @@ def best_per_question(p: np.ndarray, table: Table) -> tuple[np.ndarray, np.ndarr
     return best, right & table.answerable
 
 
-def fit(train: Table, dev: Table, record: dict) -> AnswerScorer:
+def fit(train: dict[str, Table], dev: dict[str, Table], record: dict) -> AnswerScorer:
+    """``train`` and ``dev``: the tables of each domain ("squad", "news")."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
-    mean = train.X.mean(axis=0)
-    scale = train.X.std(axis=0)
+    X = np.vstack([t.X for t in train.values()])
+    y = np.concatenate([t.y for t in train.values()])
+    weight = np.concatenate([np.full(len(t.y), NEWS_WEIGHT * len(train["squad"].y) / len(t.y) if domain == "news" else 1.0)
+                             for domain, t in train.items()])
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=C, max_iter=5000, solver="lbfgs").fit((train.X - mean) / scale, train.y)
-    scorer = AnswerScorer.untrained(FEATURES)
+    model = LogisticRegression(C=C, max_iter=5000, solver="lbfgs").fit((X - mean) / scale, y, sample_weight=weight)
+    untrained = AnswerScorer.untrained(FEATURES)
     scorer = AnswerScorer(FEATURES, mean, scale, model.coef_[0], float(model.intercept_[0]),
-                          scorer.calibration_x, scorer.calibration_y, scorer.threshold, record)
-    best, right = best_per_question(scorer.probabilities(dev.X), dev)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(best, right.astype(float))
+                          untrained.calibration_x, untrained.calibration_y, untrained.threshold, record)
+    best = {d: best_per_question(scorer.probabilities(t.X), t) for d, t in dev.items()}
+    everything = Table.concat(list(dev.values()))
+    all_best, all_right = best_per_question(scorer.probabilities(everything.X), everything)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(all_best, all_right.astype(float))
     return AnswerScorer(FEATURES, mean, scale, model.coef_[0], float(model.intercept_[0]),
                         np.round(iso.X_thresholds_, 6), np.round(iso.y_thresholds_, 6),
-                        balanced_threshold(best, right, dev.answerable), record)
+                        balanced_threshold({d: (b, r, dev[d].answerable) for d, (b, r) in best.items()}), record)
 
 
-def balanced_threshold(best: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> float:
-    """The best-sentence probability that maximizes balanced accuracy (ties: the lowest)."""
-    candidates = np.unique(np.round(best, 4))
-    scores = [((best >= t) & right)[answerable].mean() + (best < t)[~answerable].mean() for t in candidates]
+def balanced_accuracy(best: np.ndarray, right: np.ndarray, answerable: np.ndarray, threshold: float) -> float:
+    answered = best >= threshold
+    abstained = (~answered)[~answerable].mean() if (~answerable).any() else 1.0
+    return ((answered & right)[answerable].mean() + abstained) / 2
+
+
+def balanced_threshold(domains: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+    """The best-sentence probability that maximizes balanced accuracy averaged over domains
+    (ties: the lowest)."""
+    candidates = np.unique(np.round(np.concatenate([b for b, _, _ in domains.values()]), 4))
+    scores = [np.mean([balanced_accuracy(*d, t) for d in domains.values()]) for t in candidates]
     return float(candidates[int(np.argmax(scores))])
 
 
@@ -156,18 +176,21 @@ def train(out: Path = MODEL_FILE) -> dict:
     started = time.perf_counter()
     embedder = Embedder()
     limits = {"train": TRAIN_QUESTIONS, "dev": None}
-    tables = {split: Table.concat([corpus_table(build_corpus(split, v), embedder, limits[split]) for v in VARIANTS])
+    tables = {split: {"squad": Table.concat([corpus_table(build_corpus(split, v), embedder, limits[split])
+                                             for v in VARIANTS]),
+                      "news": corpus_table(build_news_corpus(split), embedder)}
               for split in ("train", "dev")}
     data = shared_data_dir() / SQUAD_FILE
-    record = {"command": "python -m training", "data": SQUAD_FILE, "data_sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
-              "split": "by article (training/squad.py)", "variants": list(VARIANTS), "seed": SEED,
-              "rows": {s: int(len(t.y)) for s, t in tables.items()},
-              "positives": {s: int(t.y.sum()) for s, t in tables.items()},
-              "questions": {s: int(len(t.answerable)) for s, t in tables.items()}}
+    record = {"command": "python -m training", "data": [SQUAD_FILE, "training/news_questions.jsonl"],
+              "data_sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
+              "split": "by article (training/squad.py, training/news.py)", "variants": [*VARIANTS, "news"], "seed": SEED,
+              "news_weight": NEWS_WEIGHT,
+              "rows": {s: {d: int(len(t.y)) for d, t in ts.items()} for s, ts in tables.items()},
+              "positives": {s: {d: int(t.y.sum()) for d, t in ts.items()} for s, ts in tables.items()},
+              "questions": {s: {d: int(len(t.answerable)) for d, t in ts.items()} for s, ts in tables.items()}}
     scorer = fit(tables["train"], tables["dev"], record)
-    record["dev"] = metrics(scorer, tables["dev"])
+    record["dev"] = {d: metrics(scorer, t) for d, t in tables["dev"].items()}
     record["seconds"] = round(time.perf_counter() - started, 1)   # this run; cached features make it short
     record["machine"] = f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
     out.write_text(scorer.to_json() + "\n", encoding="utf-8")
     return record
-
