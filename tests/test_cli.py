@@ -137,15 +137,17 @@ def test_ask_prints_the_answer_then_one_citation_per_quote(assistant, capsys):
     assert capsys.readouterr().out == "\n".join([answer.answer, "", *cites]) + "\n"
 
 
-def test_citations_name_the_outlet_else_the_title_else_the_file():
-    quotes = [Quote("A.", "a.txt", "A title", "Defence Talks", "2025-06-14", "https://example.org/a", 0, 2, 0.9),
-              Quote("B.", "b.txt", "B title", None, None, None, 5, 7, 0.8),
+def test_citations_name_outlet_label_author_and_an_honest_date():
+    quotes = [Quote("A.", "a.txt", "A title", "Defence Talks", "2025-06-14", "https://example.org/a", 0, 2, 0.9,
+                    "“A title”", "Jo Roe"),
+              Quote("B.", "b.txt", None, None, None, None, 5, 7, 0.8, "“Forty factions of the…” (opening words)",
+                    None, "2025-03-02"),
               Quote("C.", "c.txt", None, None, None, None, 10, 12, 0.7)]
     text = render.format_answer(Answer("q", "The answer.", False, quotes))
     assert text == ("The answer.\n\n"
-                    "[1] Defence Talks, 2025-06-14 — a.txt:0-2 https://example.org/a\n"
-                    "[2] B title, undated — b.txt:5-7\n"
-                    "[3] c.txt:10-12, undated")
+                    "[1] Defence Talks, “A title”, by Jo Roe, 2025-06-14 — a.txt:0-2 https://example.org/a\n"
+                    "[2] “Forty factions of the…” (opening words), undated; mentions events up to 2025-03-02 — b.txt:5-7\n"
+                    "[3] c.txt, undated — c.txt:10-12")
 
 
 def test_ask_an_abstention_prints_only_the_abstention(assistant, capsys):
@@ -198,7 +200,7 @@ def test_ingest_shows_the_summary_and_exits_1_when_a_file_failed(make_assistant,
     assert cli.main(["ingest"], get_assistant=lambda: built) == 1
     out = capsys.readouterr().out
     assert out.startswith("1 added, 0 updated, 0 unchanged, 0 removed, 0 duplicates, 1 failed, ")
-    assert out.endswith("\n  failed: broken.txt looks like a binary file, not text.\n")
+    assert "\n  failed: broken.txt looks like a binary file, not text.\n" in out
     assert cli.main(["ingest"], get_assistant=lambda: built) == 1
     assert capsys.readouterr().out.startswith("0 added, 0 updated, 1 unchanged, ")
 
