@@ -228,11 +228,16 @@ def test_ask_export_writes_a_markdown_and_a_json_brief(assistant, tmp_path, caps
     answers = [assistant.ask(KHAMENEI), assistant.ask(OFF_TOPIC)]
     data = json.loads((tmp_path / "brief.json").read_text(encoding="utf-8"))
     assert data == [a.to_dict() for a in answers]
+    from retrieval.present.export import md_text
+
     brief = (tmp_path / "brief.md").read_text(encoding="utf-8")
-    assert brief.startswith(f"# Brief\n\n## 1. {KHAMENEI}\n\n{answers[0].answer}\n\n**[1]** undated — ")
-    assert f"## 2. {OFF_TOPIC}\n\n{ABSTENTION}\n" in brief
+    head, first = brief.split(f"## 1\\. {md_text(KHAMENEI)}\n\n")
+    assert head.startswith("# Brief\n\nExported ") and head.endswith(" · 2 question(s) · Filters\\: none\n\n")
+    assert first.startswith(f"{md_text(answers[0].answer)}\n\n**\\[1\\]** ")
+    assert f"## 2\\. {md_text(OFF_TOPIC)}\n\n{md_text(ABSTENTION)}\n" in brief
     for quote in answers[0].quotes:
-        assert f"> {quote.text}" in brief and f"{quote.source}, characters {quote.start}–{quote.end}" in brief
+        assert f"> {md_text(quote.text)}" in brief
+        assert md_text(f"{quote.source}, characters {quote.start}–{quote.end}") in brief
     assert capsys.readouterr().err == f"Brief written to {tmp_path / 'brief.md'} and {tmp_path / 'brief.json'}.\n"
 
 
