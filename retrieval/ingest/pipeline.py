@@ -245,7 +245,9 @@ class _PartWriter:
         for lo in range(0, len(part), self.flush_chunks):
             batch = part[lo:lo + self.flush_chunks]
             todo = {c.text_hash: c.text for c in batch if c.text_hash not in reusable and c.text_hash not in encoded}
-            encoded.update(zip(todo, encode_chunks(list(todo.values()), self.embedder)))
+            # Vectors kept as float32 arrays until the part is written: 7 KB a chunk instead of 19.
+            encoded.update((key, replace(enc, vector=np.asarray(enc.vector, dtype=np.float32)))
+                           for key, enc in zip(todo, encode_chunks(list(todo.values()), self.embedder)))
             self.report.chunks_embedded += len(todo)
             self.done += len(batch)
             self._tell()
