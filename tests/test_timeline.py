@@ -45,7 +45,7 @@ def test_timeline_mode_through_the_assistant(tmp_path, make_assistant):
     assistant.ingest()
     answer = assistant.ask("Are the armed factions of Port Avel going to disarm?", mode="timeline")
     assert [q.source for q in answer.quotes] == ["early.txt", "late.txt", "undated.txt"]
-    assert answer.answer.splitlines()[0].startswith("2025-03-02 — Wire One: “Forty armed factions")
+    assert answer.answer.splitlines()[0].startswith("2025-03-02 — “Wire One”: “Forty armed factions")
     assert answer.disagreements == [
         "Different figures for “factions”: Forty factions (early.txt); Thirty-four factions (late.txt)",
         "Opposite stances: ready or willing (early.txt); refusing or resisting (late.txt)"]

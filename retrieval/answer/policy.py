@@ -58,6 +58,7 @@ class AnswerPolicy:
     per_article: int = 2              # quotes from one article at most
     quote_chars: int = 600            # quoted characters in one answer at most (the first quote always fits)
     max_quote_chars: int = 700        # a quote extended back to its speaker stays this short
+    follow_threshold: float = 1.0     # further quotes' bar once the best sentence reached the threshold
     timeline_near_best: float = 0.25  # the timeline gathers every source that speaks to the point
     timeline_quotes: int = 8
     timeline_quote_chars: int = 3000
@@ -69,18 +70,22 @@ class AnswerPolicy:
 
     def for_timeline(self) -> "AnswerPolicy":
         return replace(self, near_best=self.timeline_near_best, max_quotes=self.timeline_quotes,
-                       quote_chars=self.timeline_quote_chars)
+                       quote_chars=self.timeline_quote_chars, follow_threshold=0.0)
 
     def question(self, question: Question) -> Verdict:
         if not question.concepts:
             return Verdict(False, Reason.NO_CONCEPTS, "no name or key term to look for", "question")
         return _passed("question", f"looks for: {', '.join(c.label for c in question.concepts)}")
 
-    def sentence(self, probability: float, why: list[tuple[str, float]]) -> Verdict:
-        """Whether a sentence is likely enough to answer the question to be quoted at all."""
-        detail = f"p={probability:.3f} (min {self.threshold:.3f}), chance of a right first quote " \
+    def sentence(self, probability: float, why: list[tuple[str, float]], best: float | None = None) -> Verdict:
+        """Whether a sentence is likely enough to answer the question to be quoted at all. The
+        question is answered only if its ``best`` sentence reaches ``threshold``; in the timeline,
+        which gathers every source that speaks to the point, the others then need only reach
+        ``follow_threshold``."""
+        bar = self.threshold if best is None or best < self.threshold else min(self.threshold, self.follow_threshold)
+        detail = f"p={probability:.3f} (min {bar:.3f}), chance of a right first quote " \
                  f"{self.scorer.calibrated(probability):.2f}; " + ", ".join(f"{name} {part:+.2f}" for name, part in why)
-        if probability < self.threshold:
+        if probability < bar:
             return Verdict(False, Reason.LOW_CONFIDENCE, detail, "model")
         return _passed("model", detail)
 

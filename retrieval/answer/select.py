@@ -72,9 +72,10 @@ class QuoteSelector:
         if not rows:
             return []
         probabilities = policy.scorer.probabilities(np.stack([r.values for r in rows]))
+        best = float(probabilities.max())
         found = []
         for row, p in zip(rows, probabilities):
-            verdict = policy.sentence(float(p), policy.scorer.contributions(row.values))
+            verdict = policy.sentence(float(p), policy.scorer.contributions(row.values), best)
             start = self._extend_back(question, row) if verdict.passed else row.start
             found.append(Assessment(row.source, start, row.end, [verdict], float(p)))
         return found
