@@ -58,7 +58,9 @@ CONDENSE_PROMPT = (
 # Shown while the model and index load (console and chat).
 LOADING = "Loading the model and index…"
 
-# Shown with a generative answer.
+# A generative answer: each claim in the model's words, set apart from the verbatim quotes under it.
+MODEL_PHRASING = "In the model's words: {claim}"
+MODEL_QUOTE = "> {open}{quote}{close} [{n}]"
 UNSUPPORTED_CLAIM = "{claim} (unsupported: no verifiable quote)"
 LLM_UNAVAILABLE = ("The language model ({llm}) could not be used ({error}); this answer was composed "
                    "from the quotes directly.")

@@ -5,7 +5,8 @@ It serves ``POST /v1/chat/completions``, plain or ``stream: true`` (server-sent 
 answers the way the request asks when it can: with ``tool_calls`` when the request offers
 ``tools``, with JSON content when it asks for a ``response_format``, else with the recorded text.
 ``honours_structure=False`` plays a server that ignores tools and JSON requests and always
-answers in text, as many do. Every request body is kept in ``requests``.
+answers in text, as many do; ``rejects_structure=True`` one that refuses such a request with
+HTTP 400, as servers started without a tool parser do. Every request body is kept in ``requests``.
 
     with FakeOpenAI(Recorded(text="...")) as server:
         ChatOpenAI(model="fake", base_url=server.base_url, api_key="x").invoke("hi")
@@ -46,9 +47,11 @@ def _pieces(text: str, size: int = 7) -> list[str]:
 
 
 class FakeOpenAI:
-    def __init__(self, *replies: Recorded, honours_structure: bool = True, model: str = "fake-model"):
+    def __init__(self, *replies: Recorded, honours_structure: bool = True, rejects_structure: bool = False,
+                 model: str = "fake-model"):
         self.replies = list(replies) or [Recorded(text="")]
         self.honours_structure = honours_structure
+        self.rejects_structure = rejects_structure
         self.model = model
         self.requests: list[dict] = []
         self._served = 0
@@ -65,6 +68,9 @@ class FakeOpenAI:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                 fake.requests.append(body)
+                if fake.rejects_structure and (body.get("tools") or body.get("response_format")):
+                    return self._send(400, {"error": {"message": "tools and response_format are not supported",
+                                                      "type": "invalid_request_error"}})
                 recorded = fake.next_reply()
                 if body.get("stream"):
                     return self._stream(fake.chunks(body, recorded))

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from retrieval.llm_reply import (INSTRUCTION, NOT_FOUND, PART_NOT_FOUND, Located, QuoteCounts, ReplyClaim, ReplyQuote,
+from retrieval.answer.llm_reply import (INSTRUCTION, NOT_FOUND, PART_NOT_FOUND, Located, QuoteCounts, ReplyClaim, ReplyQuote,
                                  StructuredReply, abstains, check_reply, draft_claims, locate, parse_reply)
 from tests.fake_openai import FakeOpenAI, Recorded
 

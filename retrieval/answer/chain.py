@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from prompts import LLM_UNAVAILABLE, fill
 from retrieval.answer.compose import compose, compose_generative, compose_timeline, to_quotes
-from retrieval.answer.generative import answer_messages, draft, generate_claims, unavailable, verify_reply
+from retrieval.answer.generative import ask_model, stream_model, verify_reply
 from retrieval.answer.policy import AnswerPolicy
 from retrieval.answer.select import QuoteSelector, Selection
 from retrieval.errors import LLMUnavailable
@@ -47,27 +47,28 @@ class Answerer:
         if self.llm is None:
             return self.extractive(question, hits, explain)
         try:
-            claims, checks = generate_claims(self.llm, question, hits)
+            reply = ask_model(self.llm, question, hits)
         except LLMUnavailable as err:
             return self.fallback(question, hits, err, explain)
-        return self._explained(compose_generative(question, claims, checks, self.snapshot), None, explain)
+        return self._explained(compose_generative(question, *verify_reply(reply, hits), self.snapshot), None, explain)
 
     def stream(self, question: str, sources: frozenset[str] | None = None,
                explain: bool = False) -> Iterator[str | Answer]:
-        """With a model, the claims written so far as text while it writes; the last item is the Answer."""
+        """With a model, the claims written so far as text while it writes (never a quote: quotes
+        are verified once the reply is whole); the last item is the Answer."""
         hits = self.retrieve(question, sources)
         if self.llm is None:
             yield self.extractive(question, hits, explain)
             return
-        reply = ""
+        reply = None
         try:
-            for chunk in self.llm.stream(answer_messages(question, hits)):
-                reply += chunk.content if isinstance(chunk.content, str) else ""
-                yield draft(reply)
-        except Exception as err:   # the server went away: the extractive answer, with a notice
-            yield self.fallback(question, hits, unavailable(err), explain)
+            for reply in stream_model(self.llm, question, hits):
+                yield reply.draft()
+        except LLMUnavailable as err:   # the server went away: the extractive answer, with a notice
+            yield self.fallback(question, hits, err, explain)
             return
-        yield self._explained(compose_generative(question, *verify_reply(reply, hits), self.snapshot), None, explain)
+        message = reply.message if reply else None
+        yield self._explained(compose_generative(question, *verify_reply(message, hits), self.snapshot), None, explain)
 
     def extractive(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
         selection = self._select(self.retriever.analyze(question), hits, self.selector.policy)

@@ -3,11 +3,12 @@ checked verbatim, then woven into the answer text (extractive, timeline or gener
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
-from prompts import (ABSTENTION, DISAGREEMENT_ITEM, DISAGREEMENTS_HEADER, NESTED_QUOTE_MARKS, NO_DISAGREEMENT,
-                     QUOTE_MARKS, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE, TIMELINE_ENTRY, UNDATED, fill)
-from retrieval.answer.generative import Claim, QuoteChecks, unsupported
+from prompts import (ABSTENTION, DISAGREEMENT_ITEM, DISAGREEMENTS_HEADER, MODEL_PHRASING, MODEL_QUOTE,
+                     NESTED_QUOTE_MARKS, NO_DISAGREEMENT, QUOTE_MARKS, QUOTE_NEW_SOURCE, QUOTE_SAME_SOURCE,
+                     TIMELINE_ENTRY, UNDATED, fill)
+from retrieval.answer.generative import Claim, unsupported
+from retrieval.answer.llm_reply import QuoteCounts
 from retrieval.answer.policy import AnswerPolicy
 from retrieval.answer.timeline import chronological, disagreements
 from retrieval.index.snapshot import Snapshot
@@ -76,19 +77,29 @@ def to_quotes(candidates: list[Candidate], snapshot: Snapshot) -> list[Quote]:
     return [q for q in (quote_at(c, snapshot) for c in ranked) if q is not None]
 
 
-def compose_generative(question: str, claims: list[Claim], checks: QuoteChecks, snapshot: Snapshot) -> Answer:
-    """The model's claims, each followed by the number of its verified quote, or marked unsupported."""
+def compose_generative(question: str, claims: list[Claim], counts: QuoteCounts, snapshot: Snapshot) -> Answer:
+    """Each claim in the model's words, set apart from its verified quotes (numbered [n]) on the
+    lines under it; a claim none of whose quotes is verified is marked unsupported; with no
+    supported claim, the policy's abstention."""
     quotes: list[Quote] = []
     lines = []
     for claim in claims:
-        quote = quote_at(claim.candidate, snapshot) if claim.candidate else None
-        if quote is None:
-            lines.append(unsupported(claim.text))
+        verified = [q for q in (quote_at(c, snapshot) for c in claim.candidates) if q is not None]
+        if not verified:
+            if claim.text:
+                lines.append(fill(MODEL_PHRASING, claim=unsupported(claim.text)))
             continue
-        if quote not in quotes:
-            quotes.append(quote)
-        lines.append(f"{claim.text} [{quotes.index(quote) + 1}]")
-    report = asdict(checks)
+        if claim.text:
+            lines.append(fill(MODEL_PHRASING, claim=claim.text))
+        for quote in verified:
+            spans = [(q.source, q.start, q.end) for q in quotes]
+            if (quote.source, quote.start, quote.end) not in spans:
+                quotes.append(quote)
+                spans.append((quote.source, quote.start, quote.end))
+            opening, closing = quote_marks(quote.text)
+            n = spans.index((quote.source, quote.start, quote.end)) + 1
+            lines.append(fill(MODEL_QUOTE, open=opening, quote=quote.text, close=closing, n=n))
+    report = counts.to_dict()
     if not AnswerPolicy.decision(len(quotes), generative=True).passed:
         return Answer(question, ABSTENTION, True, [], quote_checks=report)
     return Answer(question, "\n".join(lines), False, quotes, quote_checks=report)

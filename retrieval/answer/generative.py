@@ -1,46 +1,46 @@
 """Optional generative answers: a LangChain chat model phrases claims, and every quote it
-emits is verified against its cited passage before it can reach the user.
+emits is verified against the retrieved passages before it can reach the user.
 
-A quote is accepted when it is found in the passage exactly, or after folding white space and
-quotation marks, in which case it is mapped back to the exact original offsets. A quote that
-cannot be located, or that is an instruction aimed at the model ("ignore previous
-instructions ..."), is dropped and its claim marked unsupported; an answer left with no
-supported claim becomes the abstention."""
+The model is asked for a ``StructuredReply`` through ``with_structured_output`` (tool calling)
+where it supports it, with the text prompt's line format kept for servers that ignore tools; a
+server that rejects the tools is asked again in plain text. Whatever comes back is read
+leniently and verified strictly by ``llm_reply.check_reply``: each quote is snapped to the exact
+text of the passage it was found in (re-attributed when that is not the cited one), split at an
+ellipsis, or dropped, as is a quote that is an instruction aimed at the model ("ignore previous
+instructions ...")."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, BaseMessageChunk, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 
-from prompts import ABSTENTION, ANSWER_PROMPT, PASSAGE, SYSTEM_PROMPT, UNSUPPORTED_CLAIM, fill
+from prompts import ANSWER_PROMPT, PASSAGE, SYSTEM_PROMPT, UNSUPPORTED_CLAIM, fill
 
+from retrieval.answer.llm_reply import QuoteCounts, StructuredReply, check_reply, draft_claims, message_text
 from retrieval.errors import LLMUnavailable
 from retrieval.present.attribution import attribution
 from retrieval.types import Candidate, Hit
 
-_BLOCK = re.compile(r"CLAIM:\s*(?P<claim>.+?)\s*\n\s*QUOTE\s*\[(?P<n>\d+)\]\s*:\s*(?P<quote>.+?)\s*(?=\n\s*CLAIM:|\Z)",
-                    re.S | re.I)
-_QUOTE_CHARS = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "`": "'"})
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|your)\b.{0,30}"
     r"\b(instructions?|prompts?|rules|directions)\b|\bsystem prompt\b|\byou are (now )?(an? )?(ai|assistant|chatbot|language model)\b",
     re.I | re.S)
 
 
-@dataclass(frozen=True)
-class QuoteChecks:
-    emitted: int = 0
-    verified: int = 0     # found exactly
-    repaired: int = 0     # found after folding white space and quotation marks
-    dropped: int = 0
+def is_instruction(text: str) -> bool:
+    """Text planted in an article to steer the model: quoted data, never shown as support."""
+    return bool(_INSTRUCTION.search(text))
 
 
 @dataclass(frozen=True)
 class Claim:
-    text: str
-    candidate: Candidate | None    # None: unsupported
+    text: str                        # the model's own words, shown as its phrasing
+    candidates: tuple[Candidate, ...]   # its verified quotes; none: unsupported
 
 
 def make_llm(spec: str, base_url: str | None = None, timeout: float = 60.0, api_key: str | None = None) -> BaseChatModel:
@@ -66,41 +66,6 @@ def make_llm(spec: str, base_url: str | None = None, timeout: float = 60.0, api_
     raise LLMUnavailable(f"Unknown language model {spec!r}: use ollama:<model>, openai:<model> or gguf:<path>.")
 
 
-def _fold(text: str) -> tuple[str, list[int]]:
-    """Text with quotation marks unified and white space runs made one space, and for each of
-    its characters the offset of the original character."""
-    out, where = [], []
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            if out and out[-1] == " ":
-                continue
-            ch = " "
-        out.append(ch.translate(_QUOTE_CHARS))
-        where.append(i)
-    return "".join(out), where
-
-
-def locate(passage: str, quote: str) -> tuple[int, int, bool] | None:
-    """``(start, end, exact)`` of ``quote`` in ``passage``, or None."""
-    quote = quote.strip()
-    if len(quote) >= 2 and quote[0] in "\"“'‘" and quote[-1] in "\"”'’":
-        quote = quote[1:-1].strip()
-    quote = quote.strip(" .…").strip() if quote.endswith("…") or quote.startswith("…") else quote
-    if len(quote) < 8:
-        return None
-    if (at := passage.find(quote)) >= 0:
-        return at, at + len(quote), True
-    folded, where = _fold(passage)
-    needle, _ = _fold(quote)
-    if (at := folded.find(needle.strip())) >= 0:
-        return where[at], where[at + len(needle.strip()) - 1] + 1, False
-    return None
-
-
-def parse_claims(reply: str) -> list[tuple[str, int, str]]:
-    return [(m["claim"].strip(), int(m["n"]), m["quote"].strip()) for m in _BLOCK.finditer(reply)]
-
-
 def passages_text(hits: list[Hit]) -> str:
     return "\n\n".join(fill(PASSAGE, n=n, text=hit.chunk.text, attribution=attribution(
         hit.meta.outlet, hit.meta.title, hit.chunk.source, hit.meta.published)) for n, hit in enumerate(hits, start=1))
@@ -115,40 +80,109 @@ def unavailable(err: Exception) -> LLMUnavailable:
     return LLMUnavailable(str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
 
 
-def generate_claims(llm: BaseChatModel, question: str, hits: list[Hit]) -> tuple[list[Claim], QuoteChecks]:
-    """Ask the model, then keep only the quotes that are really in the cited passages."""
+# -- asking the model ---------------------------------------------------------------------------------
+def _structured(llm: BaseChatModel) -> Runnable | None:
+    """The model asked for a ``StructuredReply`` by tool calling, or None when it cannot be
+    (LangChain's fake models raise NotImplementedError, some backends refuse the method)."""
     try:
-        reply = llm.invoke(answer_messages(question, hits)).content
+        return llm.with_structured_output(StructuredReply, method="function_calling", include_raw=True)
+    except (NotImplementedError, ValueError, TypeError):
+        return None
+
+
+def _attempts(llm: BaseChatModel) -> list[Runnable]:
+    """Structured first, then plain: the prompt's text format still reaches a server that rejects tools."""
+    return [r for r in (_structured(llm), llm) if r is not None]
+
+
+def _unreachable(err: Exception) -> bool:
+    """The server is not there (refused, timed out): asking it again in plain text would only wait twice."""
+    names = {cls.__name__ for cls in type(err).__mro__}
+    return isinstance(err, (ConnectionError, TimeoutError)) or bool(names & {"APIConnectionError", "TransportError"})
+
+
+def ask_model(llm: BaseChatModel, question: str, hits: list[Hit]) -> Any:
+    """The model's reply to the answer prompt: ``{"raw", "parsed", ...}`` from the structured
+    call, or a message when the model cannot do tools or its server rejected them."""
+    messages = answer_messages(question, hits)
+    *structured, plain = _attempts(llm)
+    for runnable in structured:
+        try:
+            return runnable.invoke(messages)
+        except Exception as err:   # tools rejected (asked again in text) or the server is not there
+            if _unreachable(err):
+                raise unavailable(err) from err
+    try:
+        return plain.invoke(messages)
     except Exception as err:   # connection refused, timeout, bad model name ...
         raise unavailable(err) from err
-    return verify_reply(reply, hits)
 
 
-def draft(reply: str) -> str:
-    """What may be shown while the model is still writing: its claims only; quotes are shown
-    once they are verified."""
-    return "\n".join(m.strip() for m in re.findall(r"CLAIM:\s*([^\n]*)", reply) if m.strip())
+def _streaming(runnable: Runnable) -> Runnable:
+    # ``with_structured_output(include_raw=True)`` is ``RunnableMap(raw=model) | parser``: streamed
+    # whole it gives the message only at the end, so the tool-bound model inside is streamed instead.
+    steps = getattr(getattr(runnable, "first", None), "steps__", None)
+    return steps["raw"] if isinstance(steps, dict) and "raw" in steps else runnable
 
 
-def verify_reply(reply, hits: list[Hit]) -> tuple[list[Claim], QuoteChecks]:
-    """The model's claims, each with its quote located in the cited passage, or unsupported."""
-    if not isinstance(reply, str) or ABSTENTION in reply:
-        return [], QuoteChecks()
-    claims, exact, repaired, dropped = [], 0, 0, 0
-    for claim, n, quote in parse_claims(reply):
-        found = None
-        if 1 <= n <= len(hits) and not _INSTRUCTION.search(quote):
-            found = locate(hits[n - 1].chunk.text, quote)
-        if found is None:
-            dropped += 1
-            claims.append(Claim(claim, None))
-            continue
-        start, end, is_exact = found
-        exact += is_exact
-        repaired += not is_exact
-        chunk = hits[n - 1].chunk
-        claims.append(Claim(claim, Candidate(chunk.source, chunk.start + start, chunk.start + end, hits[n - 1].score)))
-    return claims, QuoteChecks(len(claims), exact, repaired, dropped)
+class StreamedReply:
+    """A reply as it streams in: message chunks added up with ``+`` (text and tool-call arguments)."""
+
+    def __init__(self) -> None:
+        self.message: BaseMessage | None = None
+
+    def add(self, item: Any) -> None:
+        if isinstance(item, dict):      # a structured runnable streamed whole: its raw message
+            item = item.get("raw")
+        if not isinstance(item, BaseMessage):
+            return
+        both_chunks = isinstance(self.message, BaseMessageChunk) and isinstance(item, BaseMessageChunk)
+        self.message = self.message + item if both_chunks else item
+
+    @property
+    def written(self) -> str:
+        """What the model has written so far: its tool-call arguments, else its text."""
+        if self.message is None:
+            return ""
+        args = "".join(c.get("args") or "" for c in getattr(self.message, "tool_call_chunks", None) or [])
+        return args or message_text(self.message.content)
+
+    def draft(self) -> str:
+        """What may be shown while the model writes: its claims only, never an unverified quote."""
+        return "\n".join(draft_claims(self.written))
+
+
+def stream_model(llm: BaseChatModel, question: str, hits: list[Hit]) -> Iterator[StreamedReply]:
+    """The reply so far, after each chunk; like ``ask_model``, structured first, then plain if
+    the server rejects the tools before writing anything."""
+    messages = answer_messages(question, hits)
+    attempts = _attempts(llm)
+    for i, runnable in enumerate(attempts):
+        reply = StreamedReply()
+        try:
+            for item in _streaming(runnable).stream(messages):
+                reply.add(item)
+                yield reply
+            return
+        except Exception as err:
+            if reply.message is not None or i == len(attempts) - 1 or _unreachable(err):
+                raise unavailable(err) from err
+
+
+# -- verifying the reply --------------------------------------------------------------------------------
+def verify_reply(reply: Any, hits: list[Hit]) -> tuple[list[Claim], QuoteCounts]:
+    """The model's claims, each with its quotes located in the passages (re-attributed to the
+    passage each was found in) as article offsets; a claim with none is unsupported."""
+    checked, counts = check_reply(reply, [hit.chunk.text for hit in hits], is_instruction)
+    claims = []
+    for claim in checked:
+        candidates = []
+        for span in claim.spans:
+            hit = hits[span.index]
+            candidates.append(Candidate(hit.chunk.source, hit.chunk.start + span.start, hit.chunk.start + span.end,
+                                        hit.score))
+        claims.append(Claim(claim.claim, tuple(candidates)))
+    return claims, counts
 
 
 def unsupported(claim: str) -> str:

@@ -15,7 +15,7 @@ the model's text. A quote joined from two places by an ellipsis becomes two quot
 Passage numbers are 1-based everywhere in this module, as the prompt shows them (``[1]`` is
 ``passages[0]``); ``Located.index`` gives the 0-based list index.
 
-Pure: standard library and pydantic only, so it can move with the rest of ``retrieval/``."""
+Pure: standard library and pydantic only; ``generative.py`` asks the model and calls ``check_reply``."""
 from __future__ import annotations
 
 import json

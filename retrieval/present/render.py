@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from prompts import UNDATED
+from prompts import MODEL_PHRASING, UNDATED, fill
 from retrieval.present.attribution import (citation_attribution, describe_article, quote_dating, quote_name,
                                           source_label)
 from retrieval.present.viewer import cleaned_paragraphs, highlight_parts
@@ -20,12 +20,13 @@ def citation(n: int, quote: Quote) -> str:
 
 
 def checks_line(answer: Answer) -> str | None:
-    """``Quotes from the model: 3 emitted, 2 verified, 0 repaired, 1 dropped`` (generative mode)."""
+    """``Quotes from the model: 3 emitted, 2 verified, 0 repaired, 1 dropped, 1 re-attributed``
+    (generative mode; re-attributed: kept, but found in another passage than the one cited)."""
     c = answer.quote_checks
     if c is None:
         return None
     return (f"Quotes from the model: {c['emitted']} emitted, {c['verified']} verified, "
-            f"{c['repaired']} repaired, {c['dropped']} dropped")
+            f"{c['repaired']} repaired, {c['dropped']} dropped, {c.get('reattributed', 0)} re-attributed")
 
 
 def format_answer(answer: Answer) -> str:
@@ -104,9 +105,15 @@ def footnote_marker(n: str) -> str:
     return f'<sup class="fn" title="footnote marker in the article">&#91;{n}&#93;</sup>'
 
 
+_PHRASING = md_escape(fill(MODEL_PHRASING, claim=""))     # a line in the model's own words (generative mode)
+
+
 def _mark_numbers(escaped: str, answer_no: int) -> str:
     lines = []
     for line in escaped.split("\n"):
+        if line.startswith(_PHRASING):      # set apart, in italics, from the verbatim quotes under it
+            lines.append(f"_{line}_")
+            continue
         cited = _CITED.search(line)
         head = line[:cited.start()] if cited else line
         head = _MARKER.sub(lambda m: footnote_marker(m[1]), head)
