@@ -74,7 +74,7 @@ def test_sidecar_metadata_is_used_and_offsets_stay_exact(tmp_path, make_assistan
     (corpus / "talks.txt.meta.json").write_text(json.dumps({"outlet": "Example Wire", "published": "March 2, 2025"}))
     assistant = make_assistant(corpus)
     assistant.ingest()
-    answer = assistant.ask("How long did the talks on handing weapons to the state last?")
+    answer = assistant.ask("How many hours did the talks last?")
     assert not answer.abstained
     quote = next(q for q in answer.quotes if "hours" in q.text)
     assert (quote.outlet, quote.published, quote.title) == ("Example Wire", "2025-03-02", "Militia leaders met in Baghdad")
