@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import Callable, Iterator
 
@@ -20,6 +21,7 @@ from retrieval.answer.scorer import AnswerScorer
 from retrieval.answer.select import QuoteSelector
 from retrieval.errors import AssistantError, InvalidMetadata, InvalidQuestion
 from retrieval.index.embedding import Embedder
+from retrieval.index.saved import SavedCopy, snapshot_folder
 from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Index, collection_name, open_client
 from retrieval.ingest.cleaning import label_lines
@@ -42,8 +44,33 @@ def corpus_analyzer(snapshot: Snapshot, aliases: AliasTable) -> QuestionAnalyzer
     return QuestionAnalyzer(aliases, snapshot.lexical.vocabulary, snapshot.known_terms())
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """Everything built from one snapshot, swapped as one, so a question never mixes two snapshots."""
+    snapshot: Snapshot
+    analyzer: QuestionAnalyzer
+    analyze: Callable
+    retriever: HybridRetriever
+    selector: QuoteSelector
+    answerer: Answerer
+    chain: object
+
+
+REFRESH_SECONDS = 1.0   # how often a question checks the index for other instances' writes
+
+
 class Assistant:
-    """Holds the loaded model and index; safe to share between threads."""
+    """Holds the loaded model and index; safe to share between threads. Several assistants (processes,
+    machines) may share one Chroma server: each notices the others' writes within ``REFRESH_SECONDS``
+    of its next question and applies them without reloading (``refresh``)."""
+
+    snapshot = property(lambda self: self._loaded.snapshot)
+    analyzer = property(lambda self: self._loaded.analyzer)
+    analyze = property(lambda self: self._loaded.analyze)
+    retriever = property(lambda self: self._loaded.retriever)
+    selector = property(lambda self: self._loaded.selector)
+    answerer = property(lambda self: self._loaded.answerer)
+    chain = property(lambda self: self._loaded.chain)
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  llm: BaseChatModel | None = None, scorer: AnswerScorer | None = None):
@@ -59,26 +86,63 @@ class Assistant:
         self.index = Index(open_client(self.settings), collection_name(self.settings.collection, self.embedder.encoder),
                            self.embedder.identity)
         self._lock = threading.Lock()
-        self._reload()
+        self._checked = time.monotonic()
+        place = f"{s.chroma_host}-{s.chroma_port}-" if s.chroma_host else ""
+        self._saved = SavedCopy(self.index, snapshot_folder(s.index_dir, place + self.index.chunks.name))
+        self._install(self._saved.open())
 
-    def _reload(self) -> None:
+    def _install(self, snapshot: Snapshot, changed: set[str] | None = None) -> None:
+        """Build the question analyzer, retriever and chain on ``snapshot``; with ``changed`` (the sources
+        that differ from the current snapshot), the analyzer learns only those articles' terms."""
         s = self.settings
-        self.snapshot = Snapshot.load(self.index)
-        self.analyzer = corpus_analyzer(self.snapshot, AliasTable.load(s.aliases_file))
-        self.analyze = lru_cache(maxsize=1024)(self.analyzer.analyze)
-        self.retriever = HybridRetriever(snapshot=self.snapshot, embedder=self.embedder, analyze=self.analyze,
-                                         candidates=s.candidates, k=s.retrieve_k)
-        self.selector = QuoteSelector(self.snapshot, AnswerPolicy.from_settings(s, self.scorer))
-        self.answerer = Answerer(self.retriever, self.snapshot, self.selector, self.llm, s.llm or "")
-        self.chain = answerer_chain(self.answerer)
+        if changed is None:
+            self._aliases = AliasTable.load(s.aliases_file)
+            analyzer = corpus_analyzer(snapshot, self._aliases)
+        else:
+            for source in changed & set(snapshot.articles):
+                self._aliases.learn_acronyms(snapshot.articles[source].text)
+            analyzer = QuestionAnalyzer(self._aliases, snapshot.lexical.vocabulary,
+                                        self.analyzer.known | snapshot.known_terms(changed))
+        analyze = lru_cache(maxsize=1024)(analyzer.analyze)
+        retriever = HybridRetriever(snapshot=snapshot, embedder=self.embedder, analyze=analyze,
+                                    candidates=s.candidates, k=s.retrieve_k)
+        selector = QuoteSelector(snapshot, AnswerPolicy.from_settings(s, self.scorer))
+        answerer = Answerer(retriever, snapshot, selector, self.llm, s.llm or "")
+        self._loaded = _Loaded(snapshot, analyzer, analyze, retriever, selector, answerer, answerer_chain(answerer))
+
+    def refresh(self, force: bool = False) -> bool:
+        """Apply what other instances wrote since the last check (at most one check a ``REFRESH_SECONDS``
+        unless ``force``; one cheap call when nothing changed). Returns whether anything was applied.
+        A check already under way (or an ingest here) is not waited for."""
+        if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
+            return False
+        if not self._lock.acquire(blocking=force):
+            return False
+        try:
+            self._checked = time.monotonic()
+            return self._apply(self.index.log.changed())
+        finally:
+            self._lock.release()
+
+    def _apply(self, sources: set[str] | None) -> bool:
+        """Bring the snapshot up to date for ``sources`` (``None``: every article), reading only the
+        articles whose committed version differs from the snapshot's."""
+        snapshot = self.snapshot
+        versions = self.index.committed_versions(sources)
+        candidates = set(versions) | set(snapshot.articles) if sources is None else sources
+        stale = {source for source in candidates if versions.get(source) != snapshot.version(source)}
+        if not stale:
+            return False
+        self._install(self._saved.changed(snapshot, stale), stale)
+        return True
 
     def ingest(self, paths=None, progress: Progress | None = None, wait: float = 0, replace: bool = False) -> IngestReport:
         """Sync the index with the corpus folder, or bring ``paths`` (files, folders) into it; an
         article of the same name is kept (the newcomer renamed) unless ``replace``."""
         with self._lock:
             report = ingest(self.settings, self.index, self.embedder, paths, progress, wait=wait, replace=replace)
-            if report.changed or not self.snapshot.articles:
-                self._reload()
+            if report.changed:
+                self._apply(set(report.added + report.updated + report.removed))
             return report
 
     def update_meta(self, source: str, changes: dict) -> ArticleMeta:
@@ -127,6 +191,7 @@ class Assistant:
         if mode not in MODES:
             raise InvalidQuestion(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
         question = clean_question(question, self.settings.max_question_chars)
+        self.refresh()
         standalone = condense(question, history, self.analyze, self.llm)
         scope = resolve(filters, self.snapshot.articles) if filters and filters.active else None
         return question, standalone, scope

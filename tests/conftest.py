@@ -2,6 +2,11 @@
 the real corpus, built once per test session."""
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,8 +53,8 @@ def write_corpus(folder: Path, articles: dict[str, tuple[dict, str]]) -> Path:
 def make_assistant(tmp_path, embedder):
     """A fresh assistant over a corpus folder of the test's own (shares the loaded model)."""
     def make(corpus: Path, scorer=None, **overrides) -> Assistant:
-        return Assistant(Settings(index_dir=tmp_path / "index", corpus_dir=corpus, **overrides), embedder=embedder,
-                         scorer=scorer)
+        return Assistant(Settings(**{"index_dir": tmp_path / "index", "corpus_dir": corpus, **overrides}),
+                         embedder=embedder, scorer=scorer)
     return make
 
 
@@ -79,6 +84,30 @@ def ui_url(assistant):
     demo, url = launch_ui(lambda: assistant)
     yield url
     demo.close()
+
+
+# -- a real Chroma server (``chroma run``) on loopback, as past one machine --------------------------------------
+@pytest.fixture
+def chroma_server(tmp_path):
+    """The port of a ``chroma run`` serving a fresh folder of the test's own."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    port = free_port()
+    proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("chroma run did not start within 60 s")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 # -- a real browser: headless Debian Chromium through Selenium -----------------------------------------------

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+from contextlib import contextmanager
 
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
+from retrieval.index.changes import ChangeLog
+from retrieval.index.lease import ServerLease
 from retrieval.settings import Settings
 from retrieval.types import ArticleMeta, ArticleRecord, Chunk, ChunkEncoding, StoredChunk
 
@@ -67,12 +70,18 @@ class Index:
     index written by another model cannot be opened with this one."""
 
     def __init__(self, client, name: str, embedder: str):
+        self.embedder = embedder
         try:
             self.chunks = client.get_or_create_collection(
                 name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
                 metadata={"embedder": embedder})
             # Article records carry no meaningful vector; Chroma requires one, so it is [0].
             self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
+            # Every write is announced here, so other instances on the same server apply it.
+            self.log = ChangeLog(client.get_or_create_collection(f"{name}-changes", embedding_function=None))
+            # On a server, writers on other machines are kept out by a lease the server holds.
+            self.lease = (ServerLease(client.get_or_create_collection(f"{name}-lease", embedding_function=None))
+                          if "fastapi" in client.get_settings().chroma_api_impl.lower() else None)
             recorded = (self.chunks.metadata or {}).get("embedder")
             if recorded is None:       # written before embedders were recorded
                 self.chunks.modify(metadata={"embedder": embedder})
@@ -85,28 +94,51 @@ class Index:
                                    "model (it is then indexed afresh).")
 
     # -- reading -------------------------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        """Names this index and no other: a collection deleted and created again gets a new id."""
+        return f"{self.chunks.id}:{self.articles.id}"
+
     def committed(self) -> dict[str, ArticleRecord]:
         records = {}
         for ids, docs, metas in self._pages(self.articles, ["documents", "metadatas"]):
-            for source, text, meta in zip(ids, docs, metas):
-                fields = json.loads(meta["meta"])
-                records[source] = ArticleRecord(source, meta["doc_hash"], text, ArticleMeta(**fields), meta["n_chunks"])
+            records.update(_records(ids, docs, metas))
         return records
+
+    def committed_versions(self, sources: set[str] | None = None) -> dict[str, tuple[str, int, str]]:
+        """``source -> (doc_hash, n_chunks, metadata JSON)`` of every committed article (of ``sources``,
+        else all), without the texts: what tells a snapshot which articles changed."""
+        if sources is not None:
+            got = self.articles.get(ids=sorted(sources), include=["metadatas"]) if sources else {"ids": []}
+            pages = [(got["ids"], None, got.get("metadatas"))]
+        else:
+            pages = self._pages(self.articles, ["metadatas"])
+        return {source: (meta["doc_hash"], meta["n_chunks"], meta["meta"])
+                for ids, _, metas in pages for source, meta in zip(ids, metas or [])}
 
     def committed_chunks(self, committed: dict[str, ArticleRecord]) -> tuple[list[StoredChunk], np.ndarray]:
         """Every chunk of a committed article version, in storage order, and their vectors (a row each)."""
         chunks, rows = [], []
         for ids, docs, metas, vectors in self._pages(self.chunks, ["documents", "metadatas", "embeddings"]):
-            keep = []
-            for row, (cid, text, meta) in enumerate(zip(ids, docs, metas)):
-                record = committed.get(meta["source"])
-                if record and record.doc_hash == meta["doc_hash"]:
-                    encoding = _read_encoding(meta, [])
-                    chunks.append(StoredChunk(cid, meta["source"], meta["start"], meta["end"], text, encoding.sentences,
-                                              encoding.sentence_vectors, encoding.entities))
-                    keep.append(row)
-            rows.append(np.asarray(vectors, dtype=np.float32)[keep])
+            page, page_rows = _stored_chunks(ids, docs, metas, vectors, committed)
+            chunks += page
+            rows += [page_rows] if page else []
         return chunks, (np.concatenate(rows) if chunks else np.empty((0, 0), dtype=np.float32))
+
+    def read_sources(self, sources: set[str]) -> tuple[dict[str, ArticleRecord], list[StoredChunk], np.ndarray]:
+        """The committed state of some articles: the records of those still committed, their chunks and
+        vectors. What another writer changed is applied from this, not from the change log."""
+        names = sorted(sources)
+        got = self.articles.get(ids=names, include=["documents", "metadatas"]) if names else {"ids": []}
+        records = _records(got["ids"], got.get("documents"), got.get("metadatas")) if got["ids"] else {}
+        chunks, rows = [], []
+        for i in range(0, len(records), 100):
+            batch = sorted(records)[i:i + 100]
+            got = self.chunks.get(where={"source": {"$in": batch}}, include=["documents", "metadatas", "embeddings"])
+            page, page_rows = _stored_chunks(got["ids"], got["documents"], got["metadatas"], got["embeddings"], records)
+            chunks += page
+            rows += [page_rows] if page else []
+        return records, chunks, (np.concatenate(rows) if chunks else np.empty((0, 0), dtype=np.float32))
 
     def query(self, vector: list[float], n: int) -> list[tuple[str, float]]:
         """``(chunk id, cosine similarity)`` of the nearest chunks by Chroma's approximate (HNSW)
@@ -125,6 +157,18 @@ class Index:
                 if meta.get("sentences")}   # chunks written before sentences were encoded are encoded again
 
     # -- writing -------------------------------------------------------------------------
+    @contextmanager
+    def writing(self, wait: float):
+        """Hold the server's write lease (when the index is on a server) for the duration."""
+        if self.lease is None:
+            yield
+            return
+        self.lease.acquire(wait)
+        try:
+            yield
+        finally:
+            self.lease.release()
+
     def write_articles(self, items: list[tuple[ArticleRecord, list[Chunk], list[ChunkEncoding]]],
                        replaced: set[str], batch: int = 1000) -> None:
         """Write articles in three steps, each safe to be interrupted: every new chunk (invisible:
@@ -149,15 +193,18 @@ class Index:
         for record in records:
             if record.source in replaced:
                 self.chunks.delete(where={"$and": [{"source": record.source}, {"doc_hash": {"$ne": record.doc_hash}}]})
+        self.log.record([r.source for r in records])
 
     def update_meta(self, source: str, meta: ArticleMeta) -> None:
         """Replace an article's metadata in its committed record, one write: its text, chunks and
         vectors are untouched (an analyst's correction needs no re-embedding)."""
         self.articles.update(ids=[source], metadatas=[{"meta": json.dumps(meta.to_dict())}])
+        self.log.record([source])
 
     def delete_article(self, source: str) -> None:
         self.articles.delete(ids=[source])
         self.chunks.delete(where={"source": source})
+        self.log.record([source])
 
     def collect_garbage(self, committed: dict[str, ArticleRecord]) -> int:
         """Delete chunks left by an interrupted write; returns how many."""
@@ -179,6 +226,24 @@ class Index:
             page = (got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"])
             yield page + (got["embeddings"],) if "embeddings" in include else page
             offset += len(got["ids"])
+
+
+def _records(ids, docs, metas) -> dict[str, ArticleRecord]:
+    return {source: ArticleRecord(source, meta["doc_hash"], text, ArticleMeta(**json.loads(meta["meta"])), meta["n_chunks"])
+            for source, text, meta in zip(ids, docs, metas)}
+
+
+def _stored_chunks(ids, docs, metas, vectors, committed: dict[str, ArticleRecord]) -> tuple[list[StoredChunk], np.ndarray]:
+    """The chunks of a page that belong to a committed article version, and their vectors."""
+    chunks, keep = [], []
+    for row, (cid, text, meta) in enumerate(zip(ids, docs, metas)):
+        record = committed.get(meta["source"])
+        if record and record.doc_hash == meta["doc_hash"]:
+            encoding = _read_encoding(meta, [])
+            chunks.append(StoredChunk(cid, meta["source"], meta["start"], meta["end"], text, encoding.sentences,
+                                      encoding.sentence_vectors, encoding.entities))
+            keep.append(row)
+    return chunks, np.asarray(vectors, dtype=np.float32)[keep] if keep else None
 
 
 def _encoding_metadata(encoding: ChunkEncoding) -> dict:

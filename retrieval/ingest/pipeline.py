@@ -139,7 +139,8 @@ def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Pat
     except Timeout:
         raise IndexBusy("Another ingest is running on this index; try again when it has finished.") from None
     try:
-        return _ingest(settings, index, embedder, paths, progress, flush_chunks, replace)
+        with index.writing(wait):   # and, on a Chroma server, the lease that keeps other machines out
+            return _ingest(settings, index, embedder, paths, progress, flush_chunks, replace)
     finally:
         lock.release()
 

@@ -1,0 +1,125 @@
+"""A snapshot saved beside the index, so opening it reads files instead of every chunk back from Chroma.
+
+What start-up used to rebuild is kept under ``<index_dir>/snapshot/<collection>/``: the vectors and the
+sentence vectors as memory-mappable ``.npy`` arrays, the BM25 index by bm25s's own save (with the term
+ids that let it be rebuilt without tokenizing again), the article records and the chunk table. It is
+keyed by the index's generation: the identity of its collections and the committed version of every
+article (``Index.committed_versions``, one read of the records without their texts). At open, articles
+whose version differs are read from the index and applied as any change is; the copy is saved again
+when that changed more than a few chunks. A copy of another index or encoder, or one that cannot be
+read, is never used: the snapshot is then read from the index and saved afresh."""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.index.lexical import LexicalIndex
+from retrieval.index.snapshot import Snapshot
+from retrieval.index.store import Index
+from retrieval.types import StoredChunk
+
+FORMAT = 1
+RESAVE_CHUNKS = 1000    # saved again at open when more chunks than this were applied to it
+
+
+def snapshot_folder(index_dir: Path, collection: str) -> Path:
+    return index_dir / "snapshot" / collection
+
+
+class SavedCopy:
+    """The saved copy of one index's snapshot: read at open, written again when enough has changed."""
+
+    def __init__(self, index: Index, folder: Path | None):
+        self.index, self.folder = index, folder
+        self.key = {"format": FORMAT, "index": index.identity, "embedder": index.embedder}
+        self.pending = 0      # chunks added or dropped since the copy was saved
+
+    def open(self) -> Snapshot:
+        """The committed index in memory: the saved copy brought up to date, else read whole (and saved).
+        The change log is marked first, so writes made while this runs are applied afterwards."""
+        self.index.log.mark()
+        snapshot = load(self.folder, self.key) if self.folder else None
+        if snapshot is None:
+            snapshot = Snapshot.load(self.index)
+            self._save(snapshot)
+            return snapshot
+        versions = self.index.committed_versions()
+        stale = {s for s in set(versions) | set(snapshot.articles) if versions.get(s) != snapshot.version(s)}
+        return self.changed(snapshot, stale) if stale else snapshot
+
+    def changed(self, snapshot: Snapshot, stale: set[str]) -> Snapshot:
+        """``snapshot`` with the committed state of the ``stale`` sources read from the index and applied;
+        saved again (compacted) once more than ``RESAVE_CHUNKS`` chunks changed since the last save."""
+        records, chunks, vectors = self.index.read_sources(stale)
+        self.pending += len(chunks) + sum(len(snapshot.chunks_of(s)) for s in stale)
+        snapshot = snapshot.changed(stale, records, chunks, vectors)
+        if self.pending > RESAVE_CHUNKS:
+            snapshot = snapshot.compacted()
+            self._save(snapshot)
+        return snapshot
+
+    def _save(self, snapshot: Snapshot) -> None:
+        """Save, unless the folder cannot be written (read-only, full) or another process is saving the
+        same snapshot right now: the copy only saves time, the index stays the truth."""
+        if self.folder is None:
+            return
+        try:
+            save(snapshot, self.folder, self.key)
+            self.pending = 0
+        except OSError:
+            pass
+
+
+def save(snapshot: Snapshot, folder: Path, key: dict) -> None:
+    """Write the (compacted) snapshot into a new folder, then put it in place of the old one."""
+    snapshot = snapshot.compacted()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        chunks = snapshot.chunks
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(snapshot.vectors, dtype=np.float32))
+        dims = next((c.sentence_vectors.shape[1] for c in chunks if c.sentence_vectors is not None
+                     and c.sentence_vectors.size), 0)
+        sentence_rows = [c.sentence_vectors if c.sentence_vectors is not None and c.sentence_vectors.size
+                         else np.zeros((0, dims), np.float16) for c in chunks]
+        np.save(tmp / "sentence_vectors.npy",
+                np.concatenate(sentence_rows) if sentence_rows and dims else np.zeros((0, dims), np.float16))
+        table = [(c.id, c.source, c.start, c.end, c.sentences, c.entities, len(rows), c.sentence_vectors is not None)
+                 for c, rows in zip(chunks, sentence_rows)]
+        (tmp / "chunks.pkl").write_bytes(pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
+        (tmp / "articles.pkl").write_bytes(pickle.dumps(snapshot.articles, protocol=pickle.HIGHEST_PROTOCOL))
+        snapshot.lexical.save(tmp / "lexical")
+        (tmp / "key.json").write_text(json.dumps(key))      # last: a folder without it is incomplete
+        old = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex[:8]}")
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)       # a process reading it keeps its open maps
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load(folder: Path, key: dict) -> Snapshot | None:
+    """The saved snapshot, or ``None`` when there is none for this ``key`` or it cannot be read."""
+    try:
+        if json.loads((folder / "key.json").read_text()) != key:
+            return None
+        articles = pickle.loads((folder / "articles.pkl").read_bytes())
+        table = pickle.loads((folder / "chunks.pkl").read_bytes())
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+        chunks, row = [], 0
+        for cid, source, start, end, sentences, entities, n_rows, has_vectors in table:
+            text = articles[source].text[start:end]
+            chunks.append(StoredChunk(cid, source, start, end, text, sentences,
+                                      sentence_vectors[row:row + n_rows] if has_vectors else None, entities))
+            row += n_rows
+        return Snapshot(articles, chunks, vectors, LexicalIndex.load(folder / "lexical", chunks), ordered=True)
+    except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError):
+        return None
