@@ -55,7 +55,7 @@ def built(tmp_path_factory) -> dict[str, squad.Corpus]:
 def test_squad_helpers_are_imported_not_copied():
     assert news.render_article is squad.render_article
     assert news.distractor_files is squad.distractor_files
-    assert news._write_if_changed is squad._write_if_changed
+    assert news.write_corpus is squad.write_corpus
     assert (news.Corpus, news.Example, news.Span, news.Question) == (squad.Corpus, squad.Example, squad.Span,
                                                                     squad.Question)
 
@@ -216,7 +216,7 @@ def test_rebuild_is_idempotent_and_removes_stale_files(tmp_path):
 
 
 def test_cache_is_gitignored():
-    assert news.CACHE_DIR == ROOT / "training" / "cache"
+    assert squad.CACHE_DIR == ROOT / "training" / "cache"
     ignored = lambda path: subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False).returncode == 0
     assert ignored("training/cache/test-news/corpus/x.txt")
     assert not ignored("training/news_questions.jsonl")

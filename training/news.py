@@ -41,7 +41,6 @@ from pathlib import Path
 
 from training.squad import (
     ANSWERABLE,
-    CACHE_DIR,
     DISTRACTORS_FILE,
     SPLITS,
     Corpus,
@@ -50,10 +49,10 @@ from training.squad import (
     Span,
     _check,
     _slug,
-    _write_if_changed,
     distractor_files,
     render_article,
     shared_data_dir,
+    write_corpus,
 )
 
 QUESTIONS_FILE = Path(__file__).resolve().with_name("news_questions.jsonl")
@@ -258,14 +257,4 @@ def build_news_corpus(split: str, cache_dir: Path | None = None) -> Corpus:
     """Write ``<cache_dir>/<split>-news/corpus`` (only files that differ; stale ones removed) and
     ``questions.jsonl`` beside it; return the ``Corpus`` with its labelled examples."""
     files, examples = news_corpus(split)
-    root = (cache_dir or CACHE_DIR) / f"{split}-{VARIANT}"
-    corpus = Corpus(split, VARIANT, root, tuple(examples), tuple(sorted(files)))
-    folder = corpus.corpus_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in {p.name for p in folder.glob("*.txt")} - set(files):
-        (folder / stale).unlink()
-    for name, text in files.items():
-        _write_if_changed(folder / name, text)
-    _write_if_changed(corpus.root / "questions.jsonl",
-                      "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in examples))
-    return corpus
+    return write_corpus(split, VARIANT, files, examples, cache_dir)

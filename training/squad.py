@@ -281,6 +281,13 @@ def build_corpus(split: str, variant: str = "full", cache_dir: Path | None = Non
     """Write the variant's corpus folder under ``cache_dir`` (only files that differ; stale ones
     removed) and return its labelled examples. ``questions.jsonl`` beside the folder holds them too."""
     files, examples = corpus_variant(split, variant)
+    return write_corpus(split, variant, files, examples, cache_dir)
+
+
+def write_corpus(split: str, variant: str, files: dict[str, str], examples: list[Example],
+                 cache_dir: Path | None = None) -> Corpus:
+    """Write ``files`` into ``<cache_dir>/<split>-<variant>/corpus`` (only those that differ; stale
+    ones removed) and ``questions.jsonl`` beside it; return the ``Corpus``."""
     corpus = Corpus(split, variant, (cache_dir or CACHE_DIR) / f"{split}-{variant}", tuple(examples), tuple(sorted(files)))
     folder = corpus.corpus_dir
     folder.mkdir(parents=True, exist_ok=True)
