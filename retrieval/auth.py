@@ -13,7 +13,7 @@ from typing import Callable
 from retrieval.errors import AuthMisconfigured
 from retrieval.settings import Settings
 
-LOGIN_PATHS = ("/login", "/login/")
+LOGIN_PATH = "/login"
 FAILED_LOGIN = 400          # what Gradio answers to wrong credentials
 
 
@@ -59,7 +59,9 @@ class LoginThrottle:
         self.failures: dict[str, list[float]] = {}
 
     async def __call__(self, scope, receive, send):
-        if scope.get("type") != "http" or scope.get("method") != "POST" or scope.get("path") not in LOGIN_PATHS:
+        # Under a proxy's path prefix (root_path) the route is still ".../login".
+        if scope.get("type") != "http" or scope.get("method") != "POST" \
+                or not (scope.get("path") or "").rstrip("/").endswith(LOGIN_PATH):
             return await self.app(scope, receive, send)
         client = (scope.get("client") or ("unknown",))[0]
         recent = self._recent(client)

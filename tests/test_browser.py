@@ -1,6 +1,7 @@
 """Smoke test in a real browser: headless Debian Chromium drives the served UI."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,13 @@ def test_follow_up_then_open_a_citation_in_its_article(browser, ui_url):
         WebDriverWait(browser, 20, ignored_exceptions=rerendered).until(open_first_article)
         assert "Top 5 This Week" not in browser.find_element(By.CSS_SELECTOR, "#sources").text
         browser.find_element(By.CSS_SELECTOR, "#export").click()
-        WebDriverWait(browser, 20, ignored_exceptions=rerendered).until(lambda d: {"brief.md", "brief.json"} == {
-            cell.get_attribute("aria-label") for cell in d.find_elements(By.CSS_SELECTOR, "#brief td.filename")})
+        def brief_files(driver) -> set[str]:
+            return {cell.get_attribute("aria-label") for cell in driver.find_elements(By.CSS_SELECTOR, "#brief td.filename")}
+
+        # Each export is named by its date and time (brief-20250607-143012.md), so a download is never an older one.
+        first = WebDriverWait(browser, 20, ignored_exceptions=rerendered).until(
+            lambda d: (names := brief_files(d)) and len(names) == 2 and names)
+        stem = sorted(first)[1].removesuffix(".md")
+        assert re.fullmatch(r"brief-\d{8}-\d{6}(-\d+)?", stem) and first == {f"{stem}.md", f"{stem}.json"}
     finally:
         browser.save_screenshot(str(ARTIFACTS / "browser_viewer.png"))
