@@ -1,12 +1,20 @@
 """Load test: many analysts asking at once through the app's ``/ask`` API (``gradio_client``).
 
     python bench/load.py [--url http://127.0.0.1:7860/] [--users 50] [--duration 60] [--seed 0] [--json]
+    python bench/load.py --instances 2 --ingest-during [--users 50] [--duration 60]
 
 Without ``--url`` the app is started (``python app.py serve`` on a free 127.0.0.1 port, over the
 default corpus and index) and stopped at the end; a first question waits for the model to load and
 is not counted. Each simulated user is a thread with its own client, asking questions drawn from
 ``eval/questions.jsonl`` (answerable and unanswerable alike) one after the other until the time is
 up; questions still in flight then finish and are counted. Only loopback addresses are accepted.
+
+``--instances N`` runs the deployment of several instances: one ``chroma run`` on a free loopback
+port, N app processes on it (one corpus folder, a local index folder each), the users spread over
+them in turn; ``--ingest-during`` adds an article with ``python app.py ingest`` (another process on
+the same server) a third of the way through: a real article with its analyst renamed to a name no
+other article has (``NEW_NAME``). Afterwards every instance is asked about that name, and the
+server's chunks are checked against its committed records: none lost, none duplicated.
 
 Reports throughput (answers per second of wall time), latency percentiles and errors; the exit
 code is 1 if any request failed. The app answers two requests at a time
@@ -104,13 +112,16 @@ def _client(url: str):
     return Client(url, verbose=False, analytics_enabled=False, download_files=False)
 
 
-def run_load(url: str, users: int = 50, duration: float = 60.0, questions: list[tuple[str, bool]] | None = None,
+def run_load(url: str | list[str], users: int = 50, duration: float = 60.0, questions: list[tuple[str, bool]] | None = None,
              seed: int = 0, request_timeout: float = 300.0) -> LoadResult:
     """``users`` threads ask questions at ``url`` one after another for ``duration`` seconds
-    (each thread with its own client, all connected before the clock starts)."""
-    check_loopback(url)
+    (each thread with its own client, all connected before the clock starts); with several urls, user
+    ``n`` asks ``url[n % len(url)]``."""
+    urls = [url] if isinstance(url, str) else list(url)
+    for one in urls:
+        check_loopback(one)
     questions = questions or load_questions()
-    result = LoadResult(url, users, duration)
+    result = LoadResult(" ".join(urls), users, duration)
     lock = threading.Lock()
     clock: dict[str, float] = {}
 
@@ -129,7 +140,7 @@ def run_load(url: str, users: int = 50, duration: float = 60.0, questions: list[
         rng = random.Random(f"{seed}:{n}")
         client = None
         try:
-            client = _client(url)
+            client = _client(urls[n % len(urls)])
         except Exception as err:  # cannot connect: an error, but the others still start
             error(err)
         try:
@@ -185,11 +196,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(log_path: Path, startup_timeout: float = 600.0) -> tuple[subprocess.Popen, str]:
+def start_app(log_path: Path, startup_timeout: float = 600.0, env: dict | None = None) -> tuple[subprocess.Popen, str]:
     """``python app.py serve`` on a free 127.0.0.1 port, once it has answered a first question."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False", **(env or {}))
     with open(log_path, "w") as log:
         server = subprocess.Popen([sys.executable, "app.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -222,6 +233,111 @@ def stop_app(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def start_chroma(folder: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, int]:
+    """``chroma run`` on a free loopback port, serving ``folder``."""
+    import shutil
+    import socket
+
+    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    port = free_port()
+    server = subprocess.Popen([chroma, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_app(server)
+                raise RuntimeError("chroma run did not start") from None
+            time.sleep(0.3)
+
+
+def server_counts(port: int) -> dict:
+    """The Chroma server's chunks against what its committed article records account for."""
+    from retrieval.index.store import Index, open_client
+    from retrieval.settings import Settings
+
+    settings = Settings(chroma_host="127.0.0.1", chroma_port=port)
+    client = open_client(settings)
+    chunks = client.get_collection(settings.collection)
+    index = Index(client, settings.collection, (chunks.metadata or {}).get("embedder", ""))
+    records = index.committed()
+    stored = index.chunks.get(include=["metadatas"])
+    ids = stored["ids"]
+    committed = [cid for cid, meta in zip(ids, stored["metadatas"])
+                 if meta["source"] in records and records[meta["source"]].doc_hash == meta["doc_hash"]]
+    return {"articles": len(records), "chunks_stored": len(ids), "chunks_committed": len(committed),
+            "chunks_expected": sum(r.n_chunks for r in records.values()), "duplicate_ids": len(ids) - len(set(ids))}
+
+
+NEW_NAME = "Tarek Zubaidi-Halloran"
+NEW_QUESTION = f"Why won't Iran allow the Iraqi militias to be dismantled, in {NEW_NAME}'s view?"
+
+
+def run_shared(instances: int, users: int, duration: float, questions, seed: int, ingest_during: bool,
+               workdir: Path) -> dict:
+    """Several app instances on one Chroma server under load, with an ingest by another process midway."""
+    import shutil
+
+    ingest_file = None
+    if ingest_during:
+        ingest_file = workdir / "incoming" / "load-test-article.txt"
+        ingest_file.parent.mkdir(parents=True)
+        text = (ROOT / "corpus" / "001_adf714cf9f5e1bca.txt").read_text(encoding="utf-8")
+        ingest_file.write_text(text.replace("Ghanem al-Abed", NEW_NAME).replace("al-Abed", NEW_NAME), encoding="utf-8")
+
+    chroma, port = start_chroma(workdir / "chroma")
+    corpus = workdir / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, dirs_exist_ok=True)
+    common = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port), "QA_CORPUS_DIR": str(corpus)}
+    apps, out = [], {"instances": instances}
+    try:
+        for n in range(instances):      # one after the other: the first builds the index, the next find it
+            apps.append(start_app(workdir / f"app-{n}.log", env={**common, "QA_INDEX_DIR": str(workdir / f"index-{n}")}))
+        out["before"] = server_counts(port)
+        ingest = {}
+
+        def run_ingest() -> None:
+            time.sleep(duration / 3)
+            t0 = time.monotonic()
+            done = subprocess.run([sys.executable, "app.py", "ingest", str(ingest_file)], cwd=ROOT, capture_output=True,
+                                  text=True, env={**os.environ, **common, "QA_INDEX_DIR": str(workdir / "index-cli")})
+            ingest.update(exit=done.returncode, seconds=time.monotonic() - t0, ended=time.monotonic(),
+                          output=(done.stdout + done.stderr)[-400:])
+
+        writer = threading.Thread(target=run_ingest, daemon=True) if ingest_file else None
+        if writer:
+            writer.start()
+        result = run_load([url for _, url in apps], users, duration, questions, seed)
+        if writer:
+            writer.join()
+            out["ingest"] = ingest
+            out["seen_by"] = []
+            for _, url in apps:
+                client = _client(url)
+                try:
+                    t0 = time.monotonic()
+                    while True:
+                        data = client.submit(NEW_QUESTION, api_name="/ask").result(timeout=300)
+                        if any(q["source"] == ingest_file.name for q in data["quotes"]) or time.monotonic() - t0 > 30:
+                            break
+                        time.sleep(0.5)
+                    out["seen_by"].append({"url": url, "answered_from_it": any(q["source"] == ingest_file.name
+                                                                                for q in data["quotes"]),
+                                           "seconds_after_ingest": time.monotonic() - ingest["ended"]})
+                finally:
+                    client.close()
+        out["after"] = server_counts(port)
+        out["load"] = result.to_dict()
+        return out
+    finally:
+        for server, _ in apps:
+            stop_app(server)
+        stop_app(chroma)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Concurrent users asking questions through the /ask API.")
     parser.add_argument("--url", help="a running app on 127.0.0.1 (default: start one)")
@@ -230,7 +346,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the questions drawn (default 0)")
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="a JSON-lines file like eval/questions.jsonl")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--instances", type=int, default=0,
+                        help="start this many app instances on one new Chroma server and spread the users over them")
+    parser.add_argument("--ingest-during", action="store_true",
+                        help="with --instances: another process ingests an article a third of the way in")
+    parser.add_argument("--out", type=Path, help="with --instances: append the result as one JSON line")
     args = parser.parse_args(argv)
+    if args.instances:
+        import tempfile
+
+        os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+        with tempfile.TemporaryDirectory(prefix="load-shared-") as workdir:
+            out = run_shared(args.instances, args.users, args.duration, load_questions(args.questions), args.seed,
+                             args.ingest_during, Path(workdir))
+        print(json.dumps(out, indent=2))
+        if args.out:
+            with args.out.open("a") as f:
+                f.write(json.dumps(out) + "\n")
+        after = out["after"]
+        whole = after["chunks_committed"] == after["chunks_expected"] and not after["duplicate_ids"]
+        return 0 if whole and not out["load"].get("errors") else 1
     if args.users < 1 or args.duration <= 0:
         parser.error("--users and --duration must be positive")
     if args.url:

@@ -1,0 +1,327 @@
+"""Scale benchmark on real news text: the BBC articles of ``../shared/data/news-distractors.jsonl``
+mixed with the five real articles of ``corpus/``.
+
+    python bench/realtext.py embed                   # chunk and encode the BBC text once (resumable)
+    python bench/realtext.py build --size 100000     # a Chroma index of that many chunks (resumable)
+    python bench/realtext.py measure --size 100000   # open s, RSS, Hits@4, ask p50/p95, one article in and out
+    python bench/realtext.py hnsw --size 100000      # Chroma HNSW recall@30 against exact, per M and ef_search
+    python bench/realtext.py dense --size 1000000    # exact dense search p50 and memory with composed vectors
+
+The text is read from the shared folder and never committed; what is derived from it lives in
+``bench/cache/realtext/`` (gitignored). Chunks are made exactly as ingest makes them
+(``prepare_article``) and encoded by ingest's own ``encode_chunks`` (chunk vector, sentences with
+their vectors, entities), in shards of 256 chunks, so an interrupted run resumes.
+
+The BBC text gives ~9k chunks: the 10k index is all real. Larger indexes reuse the real chunks
+(see ``composed_chunk``): copy ``k`` of a chunk keeps its text and gets its vector perturbed by
+Gaussian noise (``PERTURB``) and renormalized, so copies are near but not equal to the original
+(cosine ~0.9 to it) and the dense neighbourhoods stay like real news, not like templates. Copies are
+distractors only: the eval questions' gold passages are in the five real articles."""
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DATA = ROOT.parent / "shared" / "data" / "news-distractors.jsonl"
+CACHE = ROOT / "bench" / "cache" / "realtext"
+SHARD = 256
+PERTURB = 0.025     # noise per dimension; with 384 dimensions a copy keeps cosine ~0.90 to its original
+
+
+def bbc_articles(path: Path = DATA) -> list[tuple[str, str]]:
+    """``(source name, text)`` of each BBC article: the headline, a blank line, the body."""
+    articles = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        name = "bbc-" + row["source"].split(":", 1)[1].replace("/", "-")
+        articles.append((name, f"{row['title']}\n\n{row['text']}\n"))
+    return articles
+
+
+def real_chunks(max_chars: int = 600):
+    """Every BBC article chunked as ingest chunks it: ``[(record, chunks)]``."""
+    from retrieval.ingest.pipeline import prepare_article
+
+    return [prepare_article(name, text, {}, max_chars) for name, text in bbc_articles()]
+
+
+def embed(cache: Path = CACHE) -> int:
+    """Encode every real chunk once, a shard at a time (a finished shard is never redone)."""
+    from retrieval.index.embedding import Embedder
+    from retrieval.ingest.pipeline import encode_chunks
+    from retrieval.settings import Settings
+
+    cache.mkdir(parents=True, exist_ok=True)
+    texts = [c.text for _, chunks in real_chunks() for c in chunks]
+    embedder = Embedder.from_settings(Settings())
+    shards = range(0, len(texts), SHARD)
+    t0 = time.perf_counter()
+    for n, lo in enumerate(shards):
+        out = cache / f"enc-{n:04d}.pkl"
+        if out.exists():
+            continue
+        encodings = encode_chunks(texts[lo:lo + SHARD], embedder)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(encodings))
+        tmp.replace(out)
+        print(f"shard {n + 1}/{len(shards)} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return len(texts)
+
+
+def encodings(cache: Path = CACHE) -> list:
+    """The cached encodings of every real chunk, in ``real_chunks`` order."""
+    out = []
+    for path in sorted(cache.glob("enc-*.pkl")):
+        out += pickle.loads(path.read_bytes())
+    return out
+
+
+def perturbed(vectors: np.ndarray, copy: int) -> np.ndarray:
+    """Copy ``copy`` of unit ``vectors``: Gaussian noise (seeded by the copy), renormalized."""
+    rng = np.random.default_rng(copy)
+    out = vectors + rng.normal(0.0, PERTURB, vectors.shape).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def settings_for(size: int):
+    """The index of one size, over a corpus folder of its own holding the five real articles."""
+    import shutil
+
+    from retrieval.settings import Settings
+
+    corpus = CACHE / "corpus"
+    if not corpus.exists():
+        shutil.copytree(ROOT / "corpus", corpus)
+    return Settings(index_dir=CACHE / f"index-{size}", corpus_dir=corpus)
+
+
+def build(size: int) -> int:
+    """The five real articles ingested as usual, then BBC chunks (and composed copies) written with their
+    cached encodings until ``size`` chunks; resumes after the last committed batch."""
+    import hashlib
+    from dataclasses import replace
+
+    from retrieval.assistant import Assistant
+
+    assistant = Assistant(settings_for(size))
+    assistant.ingest()
+    index = assistant.index
+    done = set(index.committed_versions())
+    total = sum(r.n_chunks for r in assistant.snapshot.articles.values())
+    pairs, encs = real_chunks(), encodings()
+    assert len(encs) == sum(len(c) for _, c in pairs), "run the embed stage first"
+    items, t0, copy = [], time.perf_counter(), 0
+    while total < size:
+        at = 0
+        for record, chunks in pairs:
+            mine, at = encs[at:at + len(chunks)], at + len(chunks)
+            if total >= size:
+                break
+            total += len(chunks)
+            source = record.source if copy == 0 else f"{record.source}~{copy}"
+            if source in done:
+                continue
+            doc_hash = hashlib.sha256(f"{record.doc_hash}:{copy}".encode()).hexdigest()
+            if copy:
+                vectors = perturbed(np.asarray([e.vector for e in mine], dtype=np.float32), copy * 100003 + at)
+                mine = [replace(e, vector=v.tolist()) for e, v in zip(mine, vectors)]
+            items.append((replace(record, source=source, doc_hash=doc_hash), chunks, mine))
+            if sum(len(c) for _, c, _ in items) >= 2000:
+                index.write_articles(items, replaced=set())
+                items = []
+                print(f"{total} chunks ({time.perf_counter() - t0:.0f} s)", flush=True)
+        copy += 1
+    if items:
+        index.write_articles(items, replaced=set())
+    return index.chunks.count()
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(size: int, cold: bool) -> dict:
+    """One fresh process: open the index (``cold``: without the saved copy, reading every chunk back
+    from Chroma, then saving it), RSS, warm ask p50/p95 and Hits@4 over the eval questions, then one
+    article added and deleted: the writer's ingest time and another instance's time to apply each."""
+    import shutil
+
+    from bench.stats import percentile
+    from eval.runner import load_questions
+    from retrieval.assistant import Assistant
+    from retrieval.index.embedding import Embedder
+
+    settings = settings_for(size)
+    embedder = Embedder.from_settings(settings)
+    embedder.embed_query("warm up the encoder")
+    if cold:
+        shutil.rmtree(settings.index_dir / "snapshot", ignore_errors=True)
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    assistant = Assistant(settings, embedder=embedder)
+    result = {"size": size, "cold": cold, "open_s": time.perf_counter() - t0, "chunks": len(assistant.snapshot.chunks),
+              "rss_after_open_mb": rss_mb(), "rss_model_mb": rss0}
+    questions = load_questions()
+    texts = [q["question"] for q in questions]
+    for t in texts:
+        assistant.ask(t)
+    ask_ms = []
+    for _ in range(2):
+        for t in texts:
+            t1 = time.perf_counter()
+            assistant.ask(t)
+            ask_ms.append(1000 * (time.perf_counter() - t1))
+    answerable = [q for q in questions if q.get("answerable")]
+    hits = sum(any(g in h.chunk.text for h in assistant.retriever.hits(assistant.analyze(q["question"]), k=10)[:4]
+                   for g in q["gold"]) for q in answerable)
+    result.update(ask_p50_ms=percentile(ask_ms, 0.5), ask_p95_ms=percentile(ask_ms, 0.95),
+                  hits_at_4=hits / len(answerable), rss_after_questions_mb=rss_mb())
+    if not cold:
+        other = Assistant(settings, embedder=embedder)       # a second instance on the same index
+        new = CACHE / "incoming" / "incremental-test.txt"
+        new.parent.mkdir(exist_ok=True)
+        text = (ROOT / "corpus" / "001_adf714cf9f5e1bca.txt").read_text(encoding="utf-8")
+        new.write_text("Incremental test wire\n\n" + text.split("\n", 1)[1], encoding="utf-8")
+        t1 = time.perf_counter()
+        report = assistant.ingest([new])
+        result["add_ingest_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        assert other.refresh(force=True)
+        result["add_apply_other_s"] = time.perf_counter() - t1
+        result["add_searchable"] = "incremental-test.txt" in other.snapshot.articles
+        (settings.corpus_dir / "incremental-test.txt").unlink()
+        t1 = time.perf_counter()
+        removed = assistant.ingest()
+        result["delete_ingest_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        other.refresh(force=True)
+        result["delete_apply_other_s"] = time.perf_counter() - t1
+        result["added"], result["removed"] = report.added, removed.removed
+        result["chunks_after"] = len(other.snapshot.chunks) - (0 if other.snapshot.alive is None
+                                                                else int((~other.snapshot.alive).sum()))
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def hnsw(size: int, ms: list[int], efs: list[int]) -> list[dict]:
+    """Chroma's HNSW recall@30 against exact search over the same vectors, for the eval questions' vectors,
+    per ``M`` (a vectors-only collection of its own, built once) and ``ef_search``; query p50 per setting."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from bench.stats import percentile
+    from eval.runner import load_questions
+    from retrieval.index.embedding import Embedder
+    from retrieval.index.saved import SavedCopy
+    from retrieval.index.store import Index, open_client
+
+    settings = settings_for(size)
+    embedder = Embedder.from_settings(settings)
+    index = Index(open_client(settings), settings.collection, embedder.identity)
+    snapshot = SavedCopy(index, settings.index_dir / "snapshot" / settings.collection).open()
+    vectors, ids = np.asarray(snapshot.vectors), [c.id for c in snapshot.chunks]
+    queries = np.asarray([embedder.query_vector(q["question"]) for q in load_questions()])
+    exact = [set(np.argsort(-(vectors @ q))[:30].tolist()) for q in queries]
+    client = chromadb.PersistentClient(path=str(CACHE / f"hnsw-{size}"), settings=ChromaSettings(anonymized_telemetry=False))
+    rows = []
+    for m in ms:
+        col = client.get_or_create_collection(f"m{m}", embedding_function=None, configuration={
+            "hnsw": {"space": "cosine", "max_neighbors": m, "ef_construction": 200}})
+        t0 = time.perf_counter()
+        for lo in range(col.count(), len(ids), 5000):
+            col.add(ids=[str(i) for i in range(lo, min(lo + 5000, len(ids)))], embeddings=vectors[lo:lo + 5000])
+        build_s = time.perf_counter() - t0
+        for ef in efs:
+            col.modify(configuration={"hnsw": {"ef_search": ef}})
+            recall, ms_ = [], []
+            for q, want in zip(queries, exact):
+                t1 = time.perf_counter()
+                got = col.query(query_embeddings=[q.tolist()], n_results=30, include=[])
+                ms_.append(1000 * (time.perf_counter() - t1))
+                recall.append(len(want & {int(i) for i in got["ids"][0]}) / 30)
+            rows.append({"size": len(ids), "M": m, "ef_search": ef, "recall_at_30": float(np.mean(recall)),
+                         "min_recall": float(np.min(recall)), "query_p50_ms": percentile(ms_, 0.5),
+                         "build_s_this_run": build_s})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def dense(size: int, runs: int = 3) -> dict:
+    """Exact dense search at ``size`` chunks from composed vectors (the real ones and perturbed copies),
+    in memory only: p50 of one question's matrix product and top 30, and the memory the vectors take."""
+    from bench.stats import percentile
+    from eval.runner import load_questions
+    from retrieval.index.embedding import Embedder
+
+    real = np.asarray([e.vector for e in encodings()], dtype=np.float32)
+    path = CACHE / f"dense-{size}.npy"
+    if not path.exists():
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(size, real.shape[1]))
+        for copy, lo in enumerate(range(0, size, len(real))):
+            n = min(len(real), size - lo)
+            out[lo:lo + n] = real[:n] if copy == 0 else perturbed(real[:n], copy)
+        out.flush()
+        del out
+    rss0 = rss_mb()
+    vectors = np.load(path)
+    embedder = Embedder()
+    queries = [embedder.query_vector(q["question"]) for q in load_questions()]
+    times = []
+    for _ in range(runs):
+        for q in queries:
+            t0 = time.perf_counter()
+            sim = vectors @ q
+            top = np.argpartition(-sim, 29)[:30]
+            top[np.argsort(-sim[top])]
+            times.append(1000 * (time.perf_counter() - t0))
+    return {"size": size, "exact_p50_ms": percentile(times, 0.5), "exact_p95_ms": percentile(times, 0.95),
+            "vectors_mb": vectors.nbytes / 2**20, "rss_growth_mb": rss_mb() - rss0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=["embed", "build", "measure", "hnsw", "dense"])
+    parser.add_argument("--size", type=int, default=10000)
+    parser.add_argument("--cold", action="store_true", help="measure: open without the saved snapshot")
+    parser.add_argument("--m", default="16,32", help="hnsw: values of M (max_neighbors)")
+    parser.add_argument("--ef", default="100,200,500", help="hnsw: values of ef_search")
+    parser.add_argument("--out", type=Path, help="append the result as one JSON line to this file")
+    args = parser.parse_args(argv)
+    if args.stage == "embed":
+        result = {"real_chunks": embed()}
+    elif args.stage == "build":
+        result = {"size": args.size, "chunks": build(args.size)}
+    elif args.stage == "measure":
+        result = measure(args.size, args.cold)
+    elif args.stage == "hnsw":
+        result = hnsw(args.size, [int(m) for m in args.m.split(",")], [int(e) for e in args.ef.split(",")])
+    else:
+        result = dense(args.size)
+    print(json.dumps(result))
+    if args.out:
+        with args.out.open("a") as f:
+            f.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
