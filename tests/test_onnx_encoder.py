@@ -86,7 +86,8 @@ def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(
     for quote in answer.quotes:
         assert (CORPUS / quote.source).read_text(encoding="utf-8")[quote.start:quote.end] == quote.text
     client = open_client(settings)
-    assert sorted(c.name for c in client.list_collections()) == ["articles-onnx-int8", "articles-onnx-int8-articles"]
+    assert sorted(c.name for c in client.list_collections()) == ["articles-onnx-int8", "articles-onnx-int8-articles",
+                                                                  "articles-onnx-int8-changes"]
     plain = Assistant(settings.model_copy(update={"encoder": "torch"}), embedder=embedder)
     assert plain.index.chunks.count() == 0            # the torch collection starts empty: no mixed vectors
     with pytest.raises(IndexUnavailable, match="holds vectors of 'sentence-transformers/all-MiniLM-L6-v2 "
@@ -94,11 +95,16 @@ def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(
         Index(client, "articles-onnx-int8", "another-model")
 
 
-def test_a_process_using_the_exported_encoder_never_imports_torch(tmp_path, int8_cache):
+def test_a_process_answering_with_the_exported_encoder_never_imports_torch(tmp_path, int8_cache):
+    """Answering from a built index needs neither torch nor sentence-transformers. (Ingesting new
+    articles does import torch: spaCy's thinc imports it whenever it is installed.)"""
     code = ("import sys; from retrieval import ask; a = ask('What did Khamenei say about the PMF?'); "
             "print(a.abstained, len(a.quotes), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
     env = dict(os.environ, QA_ENCODER="onnx-int8", QA_MODEL_CACHE_DIR=str(int8_cache),
                QA_INDEX_DIR=str(tmp_path / "index"), QA_CORPUS_DIR=str(CORPUS), HF_HUB_OFFLINE="1")
+    built = subprocess.run([sys.executable, "app.py", "ingest"], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-4:] == ["False", "2", "False", "False"]
