@@ -144,7 +144,7 @@ class LexicalIndex:
     @classmethod
     def load(cls, folder: Path, chunks: list[StoredChunk]) -> "LexicalIndex":
         offsets = np.load(folder / "token_offsets.npy")
-        flat = np.load(folder / "tokens.npy", mmap_mode="r")
+        flat = np.asarray(np.load(folder / "tokens.npy", mmap_mode="r"))    # views, not 100k memmap slices
         tokens = [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None

@@ -16,6 +16,7 @@ Phrase = tuple[str, ...]
 # "Long Name Of Group (LNG)": an acronym defined in the text.
 _DEFINED_ACRONYM = re.compile(r"((?:[A-Z][\w’'-]*\s+(?:(?:of|the|and|al|for)\s+)?){1,7})\(([A-Z]{2,6})\)")
 _MINOR = {"of", "the", "and", "al", "for"}
+_ACRONYM_IN_BRACKETS = re.compile(r"\([A-Z]{2,6}\)")    # cheap test first: the full pattern backtracks on every capital
 
 
 @dataclass
@@ -57,6 +58,8 @@ class AliasTable:
             self.canonical.append(names[0])
 
     def learn_acronyms(self, text: str) -> None:
+        if not _ACRONYM_IN_BRACKETS.search(text):
+            return
         for match in _DEFINED_ACRONYM.finditer(text):
             words = match[1].split()
             acronym = match[2]
