@@ -207,10 +207,12 @@ class Index:
         self.log.record([source])
 
     def collect_garbage(self, committed: dict[str, ArticleRecord]) -> int:
-        """Delete chunks left by an interrupted write; returns how many."""
-        orphans = [cid for ids, _, metas in self._pages(self.chunks, ["metadatas"])
-                   for cid, meta in zip(ids, metas)
-                   if meta["source"] not in committed or committed[meta["source"]].doc_hash != meta["doc_hash"]]
+        """Delete chunks left by an interrupted write; returns how many. A chunk's id starts with its
+        article version's hash (``chunk_id``), so only ids are read: the metadata (sentence vectors
+        included) of every chunk, a page at a time, took ~10 s at 100k chunks, on every ingest; every id
+        in one call takes 0.3 s."""
+        live = {record.doc_hash[:24] for record in committed.values()}
+        orphans = [cid for cid in self.chunks.get(include=[])["ids"] if cid.split(":", 1)[0] not in live]
         for i in range(0, len(orphans), 1000):
             self.chunks.delete(ids=orphans[i:i + 1000])
         return len(orphans)
