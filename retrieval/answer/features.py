@@ -63,7 +63,8 @@ class FeatureExtractor:
         if not hits:
             return []
         shared = _QuestionContext(question, self.weights(question), hits)
-        raw = [self._describe(shared, vector, rank, hit, i)
+        words = _SentenceTerms(self.snapshot)
+        raw = [self._describe(shared, words, vector, rank, hit, i)
                for rank, hit in enumerate(hits)
                for i, (s, e) in enumerate(self.snapshot.sentences(hit.chunk.source))
                if hit.chunk.start <= s and e <= hit.chunk.end]
@@ -79,17 +80,19 @@ class FeatureExtractor:
             out.append(SentenceRow(source, start, end, index, np.array([r[name] for name in FEATURES], dtype=np.float64)))
         return out
 
-    def _describe(self, q: "_QuestionContext", vector: np.ndarray, rank: int, hit: Hit, i: int):
+    def _describe(self, q: "_QuestionContext", words: "_SentenceTerms", vector: np.ndarray, rank: int, hit: Hit,
+                  i: int):
         snapshot = self.snapshot
         source = hit.chunk.source
         text = snapshot.articles[source].text
         sentences = snapshot.sentences(source)
         s, e = sentences[i]
         sentence = text[s:e]
-        sentence_words = terms(sentence)
+        sentence_words = words(source, i)
         sentence_terms = set(sentence_words)
-        context = sentences[max(i - CONTEXT, 0):i + CONTEXT + 1]
-        context_terms = set(terms(" ".join(text[a:b] for a, b in context)))
+        around = range(max(i - CONTEXT, 0), min(i + CONTEXT + 1, len(sentences)))
+        context = [sentences[j] for j in around]
+        context_terms = set().union(*(words(source, j) for j in around))
         sentence_vector = snapshot.sentence_vector(source, s, e)
         sentence_dense = float(sentence_vector @ vector) if sentence_vector is not None else hit.dense
         context_vectors = [v for v in (snapshot.sentence_vector(source, a, b) for a, b in context) if v is not None]
@@ -115,6 +118,23 @@ class FeatureExtractor:
             "speech_asked_and_given": float(q.asks_speech and bool(SPEECH.search(sentence))),
             **{f"expects_{kind}": float((q.question.expects or "other") == kind) for kind in KINDS},
         }
+
+
+class _SentenceTerms:
+    """Each sentence's index terms, tokenized once per question: a sentence's context is the union
+    of its neighbours' terms (the same set as the terms of their joined text), so overlapping
+    windows and chunks of one article do not tokenize the same sentence again."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self._terms: dict[tuple[str, int], list[str]] = {}
+
+    def __call__(self, source: str, i: int) -> list[str]:
+        key = (source, i)
+        if key not in self._terms:
+            s, e = self.snapshot.sentences(source)[i]
+            self._terms[key] = terms(self.snapshot.articles[source].text[s:e])
+        return self._terms[key]
 
 
 class _QuestionContext:
