@@ -101,6 +101,9 @@ class Embedder(Embeddings):
         source = model_dir(model_name)
         self._encoder = (_TorchEncoder(source) if encoder == "torch"
                          else _onnx_int8_encoder(source, cache_dir or MODEL_CACHE_DIR))
+        # This instance's last questions (lru_cache on the method would keep every embedder alive in
+        # one class-wide cache).
+        self._query_vector = functools.lru_cache(maxsize=64)(self._encode_query)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Embedder":
@@ -119,8 +122,7 @@ class Embedder(Embeddings):
         the answer scorer both need it."""
         return self._query_vector(text)
 
-    @functools.lru_cache(maxsize=64)
-    def _query_vector(self, text: str) -> np.ndarray:
+    def _encode_query(self, text: str) -> np.ndarray:
         vector = np.asarray(self._encoder.encode([text], 1)[0], dtype=np.float32)
         vector.flags.writeable = False
         return vector
