@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import printed_json_per_hash_seed
 from training import news, squad
 from training.news import (
     CATEGORIES,
@@ -195,15 +194,14 @@ def _digest(files: dict[str, str], examples: list) -> str:
     return h.hexdigest()
 
 
+def _digests() -> dict[str, str]:
+    return {s: _digest(*news_corpus(s)) for s in squad.SPLITS}
+
+
 def test_deterministic_across_processes():
-    here = {s: _digest(*news_corpus(s)) for s in squad.SPLITS}
-    code = ("import json, sys; sys.path.insert(0, '.'); from tests.test_news_data import _digest; "
-            "from training.news import news_corpus; from training.squad import SPLITS; "
-            "print(json.dumps({s: _digest(*news_corpus(s)) for s in SPLITS}))")
-    for hash_seed in ("1", "2"):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONHASHSEED": hash_seed})
-        assert json.loads(out.stdout) == here
+    here = _digests()
+    for printed in printed_json_per_hash_seed("tests.test_news_data", "_digests"):
+        assert printed == here
 
 
 def test_rebuild_is_idempotent_and_removes_stale_files(tmp_path):

@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import printed_json_per_hash_seed
 from training import squad
 from training.squad import (ANSWERABLE, NATIVE, OFF_TOPIC, SPLITS, VARIANTS, WITHHELD, article_splits, build_corpus,
                             corpus_variant, distractor_files, load_squad, split_articles, split_questions,
@@ -137,15 +136,14 @@ def _digest(files: dict[str, str], examples: list) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _digests() -> dict[str, str]:
+    return {v: _digest(*corpus_variant("test", v)) for v in VARIANTS}
+
+
 def test_deterministic_across_processes():
-    here = {v: _digest(*corpus_variant("test", v)) for v in VARIANTS}
-    code = ("import json, sys; sys.path.insert(0, '.'); from tests.test_squad_data import _digest; "
-            "from training.squad import VARIANTS, corpus_variant; "
-            "print(json.dumps({v: _digest(*corpus_variant('test', v)) for v in VARIANTS}))")
-    for hash_seed in ("1", "2"):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONHASHSEED": hash_seed})
-        assert json.loads(out.stdout) == here
+    here = _digests()
+    for printed in printed_json_per_hash_seed("tests.test_squad_data", "_digests"):
+        assert printed == here
 
 
 def test_rebuild_is_idempotent_and_removes_stale_files(tmp_path):
