@@ -133,3 +133,35 @@ def browser(tmp_path_factory):
     driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
+
+
+def open_ui(driver, url: str):
+    """Load the UI at ``url`` and wait until its question box is there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
+
+
+def ingest_status(driver) -> str:
+    """The text of the "Add articles" status line."""
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, "#ingest-status").text
+
+
+def upload_file(driver, path: Path):
+    """Open "Add articles" and drop ``path`` on its file field (waiting for the field, which Gradio
+    may render anew)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    opener = driver.find_element(By.CSS_SELECTOR, "#add-articles button")   # the accordion's header
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", opener)
+    opener.click()
+    rerendered = (StaleElementReferenceException, NoSuchElementException)
+    field = WebDriverWait(driver, 10, ignored_exceptions=rerendered).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#upload input[type=file]"))
+    field.send_keys(str(path))

@@ -376,7 +376,7 @@ def test_1_the_ui_asks_before_replacing_a_same_named_article(browser, tmp_path, 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.conftest import launch_ui
+    from tests.conftest import ingest_status, launch_ui, open_ui, upload_file
 
     rerendered = (StaleElementReferenceException, NoSuchElementException)
     corpus = tmp_path / "corpus"
@@ -388,35 +388,23 @@ def test_1_the_ui_asks_before_replacing_a_same_named_article(browser, tmp_path, 
     demo, url = launch_ui(lambda: assistant)
     ARTIFACTS.mkdir(exist_ok=True)
 
-    def status(driver):
-        return driver.find_element(By.CSS_SELECTOR, "#ingest-status").text
-
-    def upload(path):
-        field = WebDriverWait(browser, 10, ignored_exceptions=rerendered).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "#upload input[type=file]"))
-        field.send_keys(str(path))
-
     try:
-        browser.get(url)
-        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
-        opener = browser.find_element(By.CSS_SELECTOR, "#add-articles button")
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", opener)
-        opener.click()
-        upload(forged)
-        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(lambda d: "Nothing has been added" in status(d))
+        open_ui(browser, url)
+        upload_file(browser, forged)
+        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(
+            lambda d: "Nothing has been added" in ingest_status(d))
         assert (corpus / "dam.txt").read_text(encoding="utf-8") == ARTICLE
         browser.find_element(By.CSS_SELECTOR, "#keep-both").click()
-        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(lambda d: "saved as dam-2.txt" in status(d))
+        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(
+            lambda d: "saved as dam-2.txt" in ingest_status(d))
         assert (corpus / "dam.txt").read_text(encoding="utf-8") == ARTICLE
-        browser.get(url)
-        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
-        opener = browser.find_element(By.CSS_SELECTOR, "#add-articles button")
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", opener)
-        opener.click()
-        upload(again)
-        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(lambda d: "Nothing has been added" in status(d))
+        open_ui(browser, url)
+        upload_file(browser, again)
+        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(
+            lambda d: "Nothing has been added" in ingest_status(d))
         browser.find_element(By.CSS_SELECTOR, "#replace").click()
-        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(lambda d: "replaced: dam.txt" in status(d))
+        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(
+            lambda d: "replaced: dam.txt" in ingest_status(d))
         assert "postponed" in (corpus / "dam.txt").read_text(encoding="utf-8")
     finally:
         browser.save_screenshot(str(ARTIFACTS / "security_replace.png"))

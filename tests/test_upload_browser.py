@@ -1,7 +1,7 @@
 """Upload in a real browser: drop an article, ask about it; a bad file gets a clear message."""
 import shutil
 
-from tests.conftest import ARTIFACTS, CORPUS, launch_ui, needs_chromium
+from tests.conftest import ARTIFACTS, CORPUS, ingest_status, launch_ui, needs_chromium, open_ui, upload_file
 
 pytestmark = needs_chromium
 
@@ -27,22 +27,10 @@ def test_upload_an_article_then_ask_about_it_and_see_an_error_for_a_bad_file(bro
     demo, url = launch_ui(lambda: assistant)
     ARTIFACTS.mkdir(exist_ok=True)
 
-    def status(driver):
-        return driver.find_element(By.CSS_SELECTOR, "#ingest-status").text
-
-    def upload(path):
-        opener = browser.find_element(By.CSS_SELECTOR, "#add-articles button")   # the accordion's header
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", opener)
-        opener.click()
-        field = WebDriverWait(browser, 10, ignored_exceptions=rerendered).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "#upload input[type=file]"))
-        field.send_keys(str(path))
-
     try:
-        browser.get(url)
-        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
-        upload(tmp_path / "keepers.txt")
-        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(lambda d: "1 added" in status(d))
+        open_ui(browser, url)
+        upload_file(browser, tmp_path / "keepers.txt")
+        WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(lambda d: "1 added" in ingest_status(d))
         box = browser.find_element(By.CSS_SELECTOR, "#question textarea")
         box.send_keys("Why did the lighthouse keepers go on strike?")
         box.send_keys(Keys.ENTER)
@@ -50,11 +38,10 @@ def test_upload_an_article_then_ask_about_it_and_see_an_error_for_a_bad_file(bro
             lambda d: "unpaid overtime" in d.find_element(By.CSS_SELECTOR, "#sources").text)
         assert (corpus / "keepers.txt").read_text(encoding="utf-8") == ARTICLE
 
-        browser.get(url)
-        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
-        upload(tmp_path / "broken.pdf")
+        open_ui(browser, url)
+        upload_file(browser, tmp_path / "broken.pdf")
         WebDriverWait(browser, 60, ignored_exceptions=rerendered).until(
-            lambda d: "broken.pdf is not a readable PDF" in status(d) and "1 failed" in status(d))
+            lambda d: "broken.pdf is not a readable PDF" in ingest_status(d) and "1 failed" in ingest_status(d))
     finally:
         browser.save_screenshot(str(ARTIFACTS / "upload.png"))
         demo.close()
