@@ -2,40 +2,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
+from tests.conftest import ARTIFACTS, needs_chromium
 
-from tests.conftest import ROOT
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = ROOT / "test-artifacts"
 KHAMENEI = "What did Khamenei say about the Popular Mobilization Forces?"
 PHRASE = "must be preserved and strengthened"
 KHAMENEI_FILE = "004_9f3c536fd21fedea.txt"
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                                reason="needs Debian chromium and chromium-driver "
-                                       "(apt-get install -y chromium chromium-driver)")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-                "--window-size=1400,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+pytestmark = needs_chromium
 
 
 def test_a_typed_question_shows_the_quote_and_its_source(browser, ui_url):
