@@ -9,7 +9,7 @@ import re
 from prompts import MODEL_PHRASING, UNDATED, fill
 from retrieval.present.attribution import (citation_attribution, describe_article, quote_dating, quote_name,
                                           source_label)
-from retrieval.present.viewer import cleaned_paragraphs, highlight_parts
+from retrieval.present.viewer import cleaned_paragraphs, highlight_parts, highlight_pieces
 from retrieval.types import Answer, Hit, Quote
 
 CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
@@ -140,6 +140,11 @@ def article_html_text(text: str) -> str:
     return re.sub(r"\[(\d{1,3})\]", lambda m: footnote_marker(m[1]), html.escape(text))
 
 
+def _highlighted_html(pieces: list[tuple[str, bool]]) -> str:
+    """Pieces of article text (``highlight_pieces``), escaped, those inside the quote in a <mark>."""
+    return "".join(f"<mark>{article_html_text(t)}</mark>" if inside else article_html_text(t) for t, inside in pieces)
+
+
 def _window(text: str, start: int, end: int, chars: int) -> tuple[int, int]:
     lo, hi = max(0, start - chars), min(len(text), end + chars)
     if lo > 0:
@@ -164,11 +169,7 @@ def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) ->
             spans[-1][1] = max(spans[-1][1], b)
         else:
             spans.append([a, b])
-    pieces = []
-    for a, b in spans:
-        cuts = sorted({a, b, min(max(start, a), b), min(max(end, a), b)})
-        pieces.append("".join(f"<mark>{article_html_text(text[x:y])}</mark>" if start <= x and y <= end
-                              else article_html_text(text[x:y]) for x, y in zip(cuts, cuts[1:]) if y > x).strip())
+    pieces = [_highlighted_html(highlight_pieces(text, a, b, start, end)).strip() for a, b in spans]
     more_before, more_after = spans[0][0] > 0, spans[-1][1] < len(text.rstrip())
     return f"{'…' if more_before else ''}{chr(10).join(pieces)}{'…' if more_after else ''}"
 
@@ -209,11 +210,8 @@ NO_SOURCES = panel('<p class="hint">No sources: none of the loaded articles answ
 def article_html(text: str, start: int, end: int) -> str:
     """The whole cleaned article in an expander, the quote highlighted by its offsets; every piece
     of article text is HTML-escaped before the tags are added."""
-    paragraphs = []
-    for pieces in highlight_parts(text, start, end):
-        inner = "".join(f"<mark>{article_html_text(t)}</mark>" if inside else article_html_text(t) for t, inside in pieces)
-        paragraphs.append(f"<p>{inner}</p>")
-    return f'<details class="article"><summary>Show in the article</summary>{"".join(paragraphs)}</details>'
+    paragraphs = "".join(f"<p>{_highlighted_html(pieces)}</p>" for pieces in highlight_parts(text, start, end))
+    return f'<details class="article"><summary>Show in the article</summary>{paragraphs}</details>'
 
 
 def source_card(n: int, q: Quote, articles: dict, answer_no: int = 1) -> str:

@@ -12,11 +12,13 @@ def cleaned_paragraphs(text: str) -> list[tuple[int, int, str]]:
     return [(line.start, line.end, line.label) for line in label_lines(text) if line.label in SHOWN]
 
 
+def highlight_pieces(text: str, a: int, b: int, start: int, end: int) -> list[tuple[str, bool]]:
+    """``text[a:b]`` as pieces ``(text, inside the quote text[start:end])``."""
+    cuts = sorted({a, b, min(max(start, a), b), min(max(end, a), b)})
+    return [(text[x:y], start <= x and y <= end) for x, y in zip(cuts, cuts[1:]) if y > x]
+
+
 def highlight_parts(text: str, start: int, end: int) -> list[list[tuple[str, bool]]]:
     """Each shown paragraph as pieces ``(text, inside the quote)``; a quote spanning paragraphs
     is highlighted in each."""
-    paragraphs = []
-    for p_start, p_end, _ in cleaned_paragraphs(text):
-        cuts = sorted({p_start, p_end, min(max(start, p_start), p_end), min(max(end, p_start), p_end)})
-        paragraphs.append([(text[a:b], start <= a and b <= end) for a, b in zip(cuts, cuts[1:]) if b > a])
-    return paragraphs
+    return [highlight_pieces(text, p_start, p_end, start, end) for p_start, p_end, _ in cleaned_paragraphs(text)]
