@@ -9,7 +9,7 @@ import re
 from prompts import MODEL_PHRASING, UNDATED, fill
 from retrieval.present.attribution import (citation_attribution, describe_article, quote_dating, quote_name,
                                           source_label)
-from retrieval.present.viewer import cleaned_paragraphs, highlight_parts, highlight_pieces
+from retrieval.present.viewer import Paragraphs, cleaned_paragraphs, highlight_parts, highlight_pieces
 from retrieval.types import Answer, Hit, Quote
 
 CONTEXT_CHARS = 200          # article text shown on each side of a quote in the Sources panel
@@ -156,14 +156,17 @@ def _window(text: str, start: int, end: int, chars: int) -> tuple[int, int]:
     return lo, hi
 
 
-def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) -> str:
+def context_html(text: str, start: int, end: int, chars: int = CONTEXT_CHARS,
+                 paragraphs: Paragraphs | None = None) -> str:
     """``text[start:end]`` in a <mark>, with about ``chars`` characters of the article's own text
     either side (cut at word boundaries): page furniture (banners, comment forms) is left out, each
-    paragraph on its own line. Every piece of article text is HTML-escaped before tags are added."""
+    paragraph on its own line. Every piece of article text is HTML-escaped before tags are added.
+    ``paragraphs``: the text's ``cleaned_paragraphs``, when the caller has them."""
     lo, hi = _window(text, start, end, chars)
+    paragraphs = cleaned_paragraphs(text) if paragraphs is None else paragraphs
     spans: list[list[int]] = []
     # The quote is always shown, with the shown paragraphs around it that fall in the window.
-    for a, b in sorted([(max(a, lo), min(b, hi)) for a, b, _ in cleaned_paragraphs(text) if a < hi and b > lo]
+    for a, b in sorted([(max(a, lo), min(b, hi)) for a, b, _ in paragraphs if a < hi and b > lo]
                        + [(start, end)]):
         if spans and a <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], b)
@@ -207,11 +210,11 @@ EMPTY_SOURCES = panel('<p class="hint">Ask a question: every quote in the answer
 NO_SOURCES = panel('<p class="hint">No sources: none of the loaded articles answers this question.</p>')
 
 
-def article_html(text: str, start: int, end: int) -> str:
+def article_html(text: str, start: int, end: int, paragraphs: Paragraphs | None = None) -> str:
     """The whole cleaned article in an expander, the quote highlighted by its offsets; every piece
-    of article text is HTML-escaped before the tags are added."""
-    paragraphs = "".join(f"<p>{_highlighted_html(pieces)}</p>" for pieces in highlight_parts(text, start, end))
-    return f'<details class="article"><summary>Show in the article</summary>{paragraphs}</details>'
+    of article text is HTML-escaped before the tags are added. ``paragraphs``: as for ``context_html``."""
+    shown = "".join(f"<p>{_highlighted_html(pieces)}</p>" for pieces in highlight_parts(text, start, end, paragraphs))
+    return f'<details class="article"><summary>Show in the article</summary>{shown}</details>'
 
 
 def source_card(n: int, q: Quote, articles: dict, answer_no: int = 1) -> str:
@@ -221,8 +224,12 @@ def source_card(n: int, q: Quote, articles: dict, answer_no: int = 1) -> str:
     if q.url and q.url.lower().startswith(("http://", "https://")):
         names.append(f'<a href="{html.escape(q.url)}" target="_blank" rel="noopener noreferrer">link</a>')
     record = articles.get(q.source)
-    body = context_html(record.text, q.start, q.end) if record else f"<mark>{article_html_text(q.text)}</mark>"
-    viewer = article_html(record.text, q.start, q.end) if record else ""
+    if record:      # the article's paragraphs are found once for both views of it
+        paragraphs = cleaned_paragraphs(record.text)
+        body = context_html(record.text, q.start, q.end, paragraphs=paragraphs)
+        viewer = article_html(record.text, q.start, q.end, paragraphs)
+    else:
+        body, viewer = f"<mark>{article_html_text(q.text)}</mark>", ""
     return (f'<div class="source" id="a{answer_no}-s{n}"><div class="cite"><span class="n">[{n}]</span> '
             f'{" · ".join(names)}</div><div class="where">{html.escape(q.source)} · characters '
             f'{q.start}–{q.end}</div><blockquote class="context">{body}</blockquote>{viewer}</div>')
