@@ -70,7 +70,9 @@ def format_explanation(explanation: dict) -> str:
     return "\n".join(lines)
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
+_MARKDOWN_SPECIAL = r"[\\`*_{}\[\]()#+\-!|~$]"    # what md_escape escapes and md_unescape restores
+_MARKDOWN = re.compile(f"({_MARKDOWN_SPECIAL})")
+_ESCAPED = re.compile(rf"\\({_MARKDOWN_SPECIAL})")
 
 
 def md_escape(text: str) -> str:
@@ -88,7 +90,7 @@ def message_text(message: dict) -> str:
 
 def md_unescape(text: str) -> str:
     """The text that ``md_escape`` was given (for earlier questions kept in the chat history)."""
-    return re.sub(r"\\([\\`*_{}\[\]()#+\-!|~$])", r"\1", html.unescape(text))
+    return _ESCAPED.sub(r"\1", html.unescape(text))
 
 
 _CITED = re.compile(r"\\\[(\d{1,3})\\\]$")          # ``\[2\]`` closing a line of the answer: a citation
