@@ -209,7 +209,8 @@ def panel(body: str) -> str:
 
 EMPTY_SOURCES = panel('<p class="hint">Ask a question: every quote in the answer is listed here, '
                        'highlighted in its article; earlier answers\' sources stay below.</p>')
-NO_SOURCES = panel('<p class="hint">No sources: none of the loaded articles answers this question.</p>')
+_NO_SOURCES_HINT = "No sources: none of the loaded articles answers this question."
+NO_SOURCES = panel(f'<p class="hint">{_NO_SOURCES_HINT}</p>')
 
 
 def article_html(text: str, start: int, end: int, paragraphs: Paragraphs | None = None) -> str:
@@ -240,7 +241,7 @@ def source_card(n: int, q: Quote, articles: dict, answer_no: int = 1) -> str:
 def _cards(answer: Answer, articles: dict, answer_no: int, filters_note: str | None = None) -> str:
     if not answer.quotes:
         note = f" {html.escape(filters_note)}" if filters_note else ""
-        return f'<p class="hint">No sources: none of the loaded articles answers this question.{note}</p>'
+        return f'<p class="hint">{_NO_SOURCES_HINT}{note}</p>'
     return "".join(source_card(n, q, articles, answer_no) for n, q in enumerate(answer.quotes, start=1))
 
 
