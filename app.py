@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from retrieval.auth import LoginThrottle, credentials
+from retrieval.ingest.admission import SUPPORTED
 from retrieval.ingest.metadata import FIELDS as META_FIELDS
 from retrieval.present.browser import UI_JS
 from retrieval.present.handlers import LOADING_SOURCES, GetAssistant, Handlers, cleared, no_filters  # noqa: F401
@@ -25,7 +26,7 @@ EXAMPLES = [
     "Which militias refuse to disarm?",
 ]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl", ".json")
+UPLOAD_TYPES = SUPPORTED     # the formats ingest reads, and no others
 MAX_QUESTION_CHARS = Settings.model_fields["max_question_chars"].default
 
 
