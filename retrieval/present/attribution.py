@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from prompts import ATTRIBUTION, UNDATED, fill
-from retrieval.ingest.cleaning import label_lines
+from retrieval.ingest.cleaning import Line, label_lines
 from retrieval.text.dates import dates_named
 from retrieval.types import ArticleRecord, Quote
 
@@ -38,26 +38,27 @@ class ArticleLabel:
         return f"{UNDATED}; {fill(MENTIONS, date=self.mentions_until)}" if self.mentions_until else UNDATED
 
 
-def opening_words(text: str, words: int = OPENING_WORDS) -> str:
-    """``“Forty factions of the…” (opening words)``: the start of the lead paragraph."""
-    lines = label_lines(text)
+def opening_words(text: str, lines: list[Line], words: int = OPENING_WORDS) -> str:
+    """``“Forty factions of the…” (opening words)``: the start of the lead paragraph (``lines``:
+    ``label_lines(text)``)."""
     lead = next((ln for ln in lines if ln.label == "body"), None) or next((ln for ln in lines if ln.indexed), None)
     first = (text[lead.start:lead.end] if lead else text.strip()).split()
     shown = " ".join(first[:words]).rstrip(",;:.") + ("…" if len(first) > words else "")
     return f"“{shown}” {OPENING_MARK}"
 
 
-def latest_date_named(text: str) -> str | None:
+def latest_date_named(text: str, lines: list[Line]) -> str | None:
     """The latest full date named in the article's own text (body, headings, quoted posts, notes)."""
-    found = [d for ln in label_lines(text) if ln.label in _REPORTED for d in dates_named(text[ln.start:ln.end])]
+    found = [d for ln in lines if ln.label in _REPORTED for d in dates_named(text[ln.start:ln.end])]
     return max(found, default=None)
 
 
 @lru_cache(maxsize=4096)
 def describe_article(record: ArticleRecord) -> ArticleLabel:
     meta = record.meta
-    name = f"“{meta.title}”" if meta.title else opening_words(record.text)
-    mentions = None if meta.published else latest_date_named(record.text)
+    lines = [] if meta.title and meta.published else label_lines(record.text)    # labelled once for both
+    name = f"“{meta.title}”" if meta.title else opening_words(record.text, lines)
+    mentions = None if meta.published else latest_date_named(record.text, lines)
     return ArticleLabel(name, meta.published, mentions, meta.author)
 
 
