@@ -157,10 +157,10 @@ class QuestionAnalyzer:
             if number is not None:
                 group = self.aliases.groups[number]
                 alternatives = tuple(tuple(self.variants(t) for t in phrase) for phrase in group)
-                label = folded[_name_start(folded, matches, kept[start]):kept[end - 1].end()]   # as written
-                concepts.append(Concept(label, alternatives, named=True))
-                dense_text += [folded[cut:_name_start(folded, matches, kept[start])], self.aliases.canonical[number]]
-                cut = kept[end - 1].end()
+                name_start, name_end = _name_start(folded, matches, kept[start]), kept[end - 1].end()
+                concepts.append(Concept(folded[name_start:name_end], alternatives, named=True))   # as written
+                dense_text += [folded[cut:name_start], self.aliases.canonical[number]]
+                cut = name_end
             position = end
         unknown = tuple(c.label for c in concepts if c.named and not self._is_known(c))
         return Question(question, tuple(_dedupe(concepts)), expected_answer(question), unknown,
