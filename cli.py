@@ -134,13 +134,20 @@ def answer_text(answer: Answer, as_json: bool) -> str:
     return f"{text}\n\n{format_explanation(answer.explanation)}" if answer.explanation else text
 
 
+def export_brief(path: str | None, answers: list[Answer]) -> None:
+    """``--export``: write the brief and say where."""
+    written = write_brief(path, answers)
+    if written:
+        print(f"Brief written to {written[0]} and {written[1]}.", file=sys.stderr)
+
+
 def cmd_ask(args, settings: Settings, get_assistant: GetAssistant) -> int:
     if args.file is None:
         clean_question(args.question, settings.max_question_chars)   # fail fast, before loading the model
         filters = filters_of(args)   # checked before the model loads
         answer = get_assistant().ask(args.question, filters=filters, mode=mode_of(args), explain=args.explain)
         print(answer_text(answer, args.json))
-        write_brief(args.export, [answer])
+        export_brief(args.export, [answer])
         return 0
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8-sig")  # before the model loads
     answered: list[Answer] = []
@@ -149,7 +156,7 @@ def cmd_ask(args, settings: Settings, get_assistant: GetAssistant) -> int:
     finally:
         if stream is not sys.stdin:
             stream.close()
-    write_brief(args.export, answered)
+    export_brief(args.export, answered)
     return code
 
 

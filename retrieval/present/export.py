@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -137,5 +136,4 @@ def write_brief(path: str | None, answers: list[Answer]) -> list[Path]:
     now = datetime.now(timezone.utc)
     written[0].write_text(brief_markdown(answers, exported=now), encoding="utf-8")
     written[1].write_text(brief_json(answers), encoding="utf-8")
-    print(f"Brief written to {written[0]} and {written[1]}.", file=sys.stderr)
     return written
