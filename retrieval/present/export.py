@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def brief_markdown(answers: list[Answer], title: str = "Brief", exported: dateti
 
 def attribution_md(quote: Quote) -> str:
     """The brief's attribution line, escaped, with the URL as a link only when it is http(s)."""
-    plain = brief_attribution(Quote(**{**quote.__dict__, "url": None}))
+    plain = brief_attribution(replace(quote, url=None))
     link = md_link(quote.url)
     return md_text(plain) + (f" {link}" if link else "")
 
