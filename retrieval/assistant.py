@@ -5,7 +5,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Iterator
 
@@ -199,8 +199,7 @@ class Assistant:
     @staticmethod
     def _finish(answer: Answer, question: str, standalone: str, scope, filters: Filters | None = None) -> Answer:
         if filters is not None and filters.active:
-            answer = replace(answer, filters={k: list(v) if isinstance(v, tuple) else v
-                                              for k, v in asdict(filters).items() if v})
+            answer = replace(answer, filters=filters.to_dict())
         if standalone != question:
             answer = replace(answer, question=question, standalone_question=standalone)
         if scope and scope.undated:

@@ -1,7 +1,7 @@
 """Narrowing a question to some articles: by outlet, by file, by publication date range."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from retrieval.errors import InvalidFilter
@@ -31,6 +31,10 @@ class Filters:
     @property
     def active(self) -> bool:
         return bool(self.outlets or self.sources or self.since or self.until)
+
+    def to_dict(self) -> dict:
+        """The filters that are set, as an answer's JSON shows them."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if v}
 
 
 @dataclass(frozen=True)
