@@ -6,6 +6,7 @@ mixed with the five real articles of ``corpus/``.
     python bench/realtext.py measure --size 100000   # open s, RSS, Hits@4, ask p50/p95, one article in and out
     python bench/realtext.py hnsw --size 100000      # Chroma HNSW recall@30 against exact, per M and ef_search
     python bench/realtext.py dense --size 1000000    # exact dense search p50 and memory with composed vectors
+    python bench/realtext.py sync [--runs 3]         # ``ingest()`` of a corpus folder of 2,097 real files
 
 The text is read from the shared folder and never committed; what is derived from it lives in
 ``bench/cache/realtext/`` (gitignored). Chunks are made exactly as ingest makes them
@@ -197,36 +198,55 @@ def measure(size: int, cold: bool) -> dict:
     result.update(ask_p50_ms=percentile(ask_ms, 0.5), ask_p95_ms=percentile(ask_ms, 0.95),
                   hits_at_4=hits / len(answerable), rss_after_questions_mb=rss_mb())
     if not cold:
-        if "incremental-test.txt" in assistant.snapshot.articles:     # left by an interrupted run
-            assistant.index.delete_article("incremental-test.txt")
-            assistant.refresh(force=True)
-        other = Assistant(settings, embedder=embedder)       # a second instance on the same index
-        new = CACHE / "incoming" / "incremental-test.txt"
-        new.parent.mkdir(exist_ok=True)
-        text = (ROOT / "corpus" / "001_adf714cf9f5e1bca.txt").read_text(encoding="utf-8")
-        new.write_text("Incremental test wire\n\n" + text.split("\n", 1)[1], encoding="utf-8")
+        result.update(one_article_in_and_out(assistant, Assistant(settings, embedder=embedder), settings))
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+TEST_ARTICLES = (("incremental-test.txt", "001_adf714cf9f5e1bca.txt"),
+                 ("incremental-test-2.txt", "003_8248b2237cdcb8a2.txt"))
+
+
+def one_article_in_and_out(assistant, other, settings) -> dict:
+    """One article added by ``assistant`` (``ingest([file])``, embedding included; searchable in it when it
+    returns), applied by ``other`` (a second instance on the same index), then deleted and applied again;
+    twice, with two articles: the first ingest in a process also loads spaCy's NER model (the questions
+    before it do not use it), the second shows an instance that has ingested before."""
+    result: dict = {}
+    for source, _ in TEST_ARTICLES:
+        if source in assistant.snapshot.articles:      # left by an interrupted run
+            assistant.index.delete_article(source)
+    assistant.refresh(force=True)
+    other.refresh(force=True)
+    incoming = CACHE / "incoming"
+    incoming.mkdir(exist_ok=True)
+    for n, (source, model) in enumerate(TEST_ARTICLES):
+        key = "add" if n == 0 else "add_again"
+        new = incoming / source
+        text = (ROOT / "corpus" / model).read_text(encoding="utf-8")
+        new.write_text(f"Incremental test wire {n}\n\n" + text.split("\n", 1)[1], encoding="utf-8")
         t1 = time.perf_counter()
         report = assistant.ingest([new])
-        result["add_ingest_s"] = time.perf_counter() - t1
+        result[f"{key}_ingest_s"] = time.perf_counter() - t1
+        result[f"{key}_searchable_here"] = source in assistant.snapshot.articles
         t1 = time.perf_counter()
         assert other.refresh(force=True)
-        result["add_apply_other_s"] = time.perf_counter() - t1
-        result["add_searchable"] = "incremental-test.txt" in other.snapshot.articles
+        result[f"{key}_apply_other_s"] = time.perf_counter() - t1
+        result[f"{key}_searchable"] = source in other.snapshot.articles
+        result.setdefault("added", []).extend(report.added)
         # Deleted through the index (a bare ``ingest()`` would sync with the corpus folder, which holds only
         # the five real articles: the BBC ones were written straight into the index).
-        (settings.corpus_dir / "incremental-test.txt").unlink()
+        (settings.corpus_dir / source).unlink()
         t1 = time.perf_counter()
-        assistant.index.delete_article("incremental-test.txt")
+        assistant.index.delete_article(source)
         assistant.refresh(force=True)
-        result["delete_s"] = time.perf_counter() - t1
+        result[f"{'delete' if n == 0 else 'delete_again'}_s"] = time.perf_counter() - t1
         t1 = time.perf_counter()
         other.refresh(force=True)
-        result["delete_apply_other_s"] = time.perf_counter() - t1
-        result["added"] = report.added
-        result["deleted_everywhere"] = "incremental-test.txt" not in other.snapshot.articles
-        result["chunks_after"] = len(other.snapshot.chunks) - (0 if other.snapshot.alive is None
-                                                                else int((~other.snapshot.alive).sum()))
-    result["peak_rss_mb"] = peak_rss_mb()
+        result[f"{'delete' if n == 0 else 'delete_again'}_apply_other_s"] = time.perf_counter() - t1
+    result["deleted_everywhere"] = not any(s in other.snapshot.articles for s, _ in TEST_ARTICLES)
+    result["chunks_after"] = len(other.snapshot.chunks) - (0 if other.snapshot.alive is None
+                                                            else int((~other.snapshot.alive).sum()))
     return result
 
 
@@ -306,13 +326,81 @@ def dense(size: int, runs: int = 3) -> dict:
             "vectors_mb": vectors.nbytes / 2**20, "rss_growth_mb": rss_mb() - rss0}
 
 
+def sync_settings():
+    """A corpus folder of real files (the 2,092 BBC articles and the five real ones: ~9.9k chunks) and an
+    index of its own, filled by the real ``ingest()``: what a sync (``python app.py ingest``) does."""
+    import shutil
+
+    from retrieval.settings import Settings
+
+    corpus = CACHE / "sync-corpus"
+    if not corpus.exists():
+        tmp = CACHE / "sync-corpus.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(ROOT / "corpus", tmp)
+        for name, text in bbc_articles():
+            (tmp / f"{name}.txt").write_text(text, encoding="utf-8")
+        tmp.rename(corpus)
+    return Settings(index_dir=CACHE / "index-sync", corpus_dir=corpus)
+
+
+def sync(runs: int) -> dict:
+    """Fresh process: the sync corpus ingested once if needed (the cached encodings used for the BBC chunks:
+    ``encode_chunks`` looks each chunk text up first), then ``runs`` syncs with nothing changed, one with a
+    file added, one with it removed: seconds and how many files each read."""
+    from retrieval.assistant import Assistant
+    from retrieval.index.embedding import Embedder
+    from retrieval.ingest import pipeline
+
+    cached = dict(zip((c.text for _, chunks in real_chunks() for c in chunks), encodings()))
+    real_encode = pipeline.encode_chunks
+
+    def encode(texts, embedder):
+        missing = [t for t in texts if t not in cached]
+        fresh = dict(zip(missing, real_encode(missing, embedder))) if missing else {}
+        return [cached.get(t) or fresh[t] for t in texts]
+
+    settings = sync_settings()
+    embedder = Embedder.from_settings(settings)
+    embedder.embed_query("warm up the encoder")
+    assistant = Assistant(settings, embedder=embedder)
+    new = settings.corpus_dir / "sync-test.txt"
+    new.unlink(missing_ok=True)
+    pipeline.encode_chunks = encode
+    try:
+        built = assistant.ingest()
+    finally:
+        pipeline.encode_chunks = real_encode
+    result = {"files": len(pipeline.corpus_files(settings)), "chunks": len(assistant.snapshot.chunks),
+              "first_sync": {"added": len(built.added), "removed": len(built.removed)}, "unchanged_s": [],
+              "unchanged_read": []}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        report = assistant.ingest()
+        result["unchanged_s"].append(time.perf_counter() - t0)
+        result["unchanged_read"].append(getattr(report, "read", None))
+        assert not report.changed
+    text = (ROOT / "corpus" / "002_09e231ab3d45662e.txt").read_text(encoding="utf-8")
+    new.write_text("Sync test wire\n\n" + text.split("\n", 1)[1], encoding="utf-8")
+    t0 = time.perf_counter()
+    report = assistant.ingest()
+    result.update(one_added_s=time.perf_counter() - t0, one_added=report.added, one_added_read=getattr(report, "read", None))
+    new.unlink()
+    t0 = time.perf_counter()
+    report = assistant.ingest()
+    result.update(one_removed_s=time.perf_counter() - t0, one_removed=report.removed,
+                  one_removed_read=getattr(report, "read", None))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["embed", "build", "measure", "hnsw", "dense"])
+    parser.add_argument("stage", choices=["embed", "build", "measure", "hnsw", "dense", "sync"])
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--cold", action="store_true", help="measure: open without the saved snapshot")
     parser.add_argument("--m", default="16,32", help="hnsw: values of M (max_neighbors)")
     parser.add_argument("--ef", default="100,200,500", help="hnsw: values of ef_search")
+    parser.add_argument("--runs", type=int, default=3, help="sync: syncs with nothing changed")
     parser.add_argument("--out", type=Path, help="append the result as one JSON line to this file")
     args = parser.parse_args(argv)
     if args.stage == "embed":
@@ -321,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         result = {"size": args.size, "chunks": build(args.size)}
     elif args.stage == "measure":
         result = measure(args.size, args.cold)
+    elif args.stage == "sync":
+        result = sync(args.runs)
     elif args.stage == "hnsw":
         result = hnsw(args.size, [int(m) for m in args.m.split(",")], [int(e) for e in args.ef.split(",")])
     else:

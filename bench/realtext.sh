@@ -10,6 +10,7 @@ for size in 10000 100000; do
   for run in 1 2; do python bench/realtext.py measure --size "$size" --cold --out "$out"; done
   for run in 1 2 3; do python bench/realtext.py measure --size "$size" --out "$out"; done
 done
+for run in 1 2; do python bench/realtext.py sync --out "$out"; done
 python bench/realtext.py hnsw --size 10000 --m 16,32 --ef 30,100,400 --out "$out"
 python bench/realtext.py hnsw --size 100000 --m 16 --ef 30,100,400 --out "$out"
 python bench/realtext.py dense --size 1000000 --out "$out"

@@ -7,8 +7,10 @@ Readers only see chunks whose ``(source, doc_hash)`` is committed."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +21,24 @@ from retrieval.settings import Settings
 from retrieval.types import ArticleMeta, ArticleRecord, Chunk, ChunkEncoding, StoredChunk
 
 _PAGE = 2000
+# Version of the article records' metadata, kept in the record collection's own metadata. 2: each record
+# also holds ``content_hash`` (its text's hash) and ``stamp`` (the file it was read from, see
+# ``ingest.pipeline.file_stamp``), so ingest recognises an unchanged file, and a duplicate, without reading
+# every text. Older records are brought up to it by ``Index.migrate_records``.
+RECORD_FORMAT = 2
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """What ingest needs of a committed article record, read without its text."""
+    doc_hash: str
+    n_chunks: int
+    content_hash: str
+    stamp: str          # "" when unknown: the file is then read and compared
 
 
 def open_client(settings: Settings):
@@ -71,6 +91,7 @@ class Index:
 
     def __init__(self, client, name: str, embedder: str):
         self.embedder = embedder
+        self._client = client
         try:
             self.chunks = client.get_or_create_collection(
                 name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
@@ -85,6 +106,8 @@ class Index:
             recorded = (self.chunks.metadata or {}).get("embedder")
             if recorded is None:       # written before embedders were recorded
                 self.chunks.modify(metadata={"embedder": embedder})
+            if self._record_format(self.articles) < RECORD_FORMAT and not self.articles.count():
+                self.articles.modify(metadata={"record_format": RECORD_FORMAT})     # a new index
         except Exception as err:
             raise IndexUnavailable(f"Cannot open the index collections ({err}). Delete the index folder "
                                    "and run 'python app.py ingest' to rebuild it.") from err
@@ -115,6 +138,24 @@ class Index:
             pages = self._pages(self.articles, ["metadatas"])
         return {source: (meta["doc_hash"], meta["n_chunks"], meta["meta"])
                 for ids, _, metas in pages for source, meta in zip(ids, metas or [])}
+
+    def record_states(self, sources: set[str] | None = None) -> dict[str, RecordState]:
+        """``source -> RecordState`` of every committed article (of ``sources``, else all), without the texts."""
+        if sources is None:
+            pages = self._pages(self.articles, ["metadatas"])
+        else:
+            names = sorted(sources)
+            pages = ((got["ids"], None, got["metadatas"]) for got in
+                     (self.articles.get(ids=names[i:i + 1000], include=["metadatas"]) for i in range(0, len(names), 1000)))
+        return {source: RecordState(meta["doc_hash"], meta["n_chunks"], meta.get("content_hash", ""), meta.get("stamp", ""))
+                for ids, _, metas in pages for source, meta in zip(ids, metas or [])}
+
+    def holders(self, hashes: list[str]) -> dict[str, str]:
+        """``content hash -> source`` of the committed articles whose text has one of ``hashes`` (one lookup)."""
+        if not hashes:
+            return {}
+        got = self.articles.get(where={"content_hash": {"$in": sorted(set(hashes))}}, include=["metadatas"])
+        return {meta["content_hash"]: source for source, meta in zip(got["ids"], got["metadatas"])}
 
     def committed_chunks(self, committed: dict[str, ArticleRecord]) -> tuple[list[StoredChunk], np.ndarray]:
         """Every chunk of a committed article version, in storage order, and their vectors (a row each)."""
@@ -170,10 +211,12 @@ class Index:
             self.lease.release()
 
     def write_articles(self, items: list[tuple[ArticleRecord, list[Chunk], list[ChunkEncoding]]],
-                       replaced: set[str], batch: int = 1000) -> None:
+                       replaced: set[str] | None = None, batch: int = 1000, stamps: dict[str, str] | None = None) -> None:
         """Write articles in three steps, each safe to be interrupted: every new chunk (invisible:
-        not committed), then the article records that commit them all, then the chunks of the
-        previous versions of the ``replaced`` sources. Few calls: a Chroma write costs ~40 ms, whatever its size."""
+        not committed), then the article records that commit them all (with their text's hash and the
+        ``stamps`` of their files; none: ""), then, in one call, any other version's chunks of these
+        sources (a previous version, or chunks an interrupted write of another version left; ``replaced``
+        is no longer needed for that and is ignored). Few calls: a Chroma write costs ~40 ms, whatever its size."""
         ids, texts, vectors, metas = [], [], [], []
         for record, chunks, encodings in items:
             ids += [chunk_id(record.doc_hash, c) for c in chunks]
@@ -186,14 +229,49 @@ class Index:
             self.chunks.upsert(ids=ids[i:i + batch], embeddings=vectors[i:i + batch], documents=texts[i:i + batch],
                                metadatas=metas[i:i + batch])
         records = [record for record, _, _ in items]
+        if not records:
+            return
+        stamps = stamps or {}
+        # Every key written each time: an upsert keeps the keys it is not given (a stale stamp would stay).
         self.articles.upsert(ids=[r.source for r in records], embeddings=[[0.0]] * len(records),
                              documents=[r.text for r in records],
                              metadatas=[{"doc_hash": r.doc_hash, "n_chunks": r.n_chunks,
-                                         "meta": json.dumps(r.meta.to_dict())} for r in records])
-        for record in records:
-            if record.source in replaced:
-                self.chunks.delete(where={"$and": [{"source": record.source}, {"doc_hash": {"$ne": record.doc_hash}}]})
+                                         "meta": json.dumps(r.meta.to_dict()), "content_hash": content_hash(r.text),
+                                         "stamp": stamps.get(r.source, "")} for r in records])
+        self.chunks.delete(where={"$and": [{"source": {"$in": [r.source for r in records]}},
+                                           {"doc_hash": {"$nin": [r.doc_hash for r in records]}}]})
         self.log.record([r.source for r in records])
+
+    def set_stamps(self, stamps: dict[str, str]) -> None:
+        """Record the files' stamps of committed articles whose text did not change (one write per 1,000):
+        not a change of the article, so nothing is announced."""
+        names = sorted(stamps)
+        for i in range(0, len(names), 1000):
+            self.articles.update(ids=names[i:i + 1000], metadatas=[{"stamp": stamps[s]} for s in names[i:i + 1000]])
+
+    def migrate_records(self) -> int:
+        """Bring records written before ``RECORD_FORMAT`` up to it: each text read once, its hash written
+        beside it (stamp unknown: the next sync reads each file once and records it). Returns how many
+        records were rewritten. Run under the ingest lock (and lease); interrupted, it starts again."""
+        if self._record_format(self.articles) >= RECORD_FORMAT:
+            return 0
+        current = self._client.get_collection(self.articles.name, embedding_function=None)
+        if self._record_format(current) >= RECORD_FORMAT:      # another process did it since this one opened
+            self.articles = current
+            return 0
+        done = 0
+        for ids, docs, metas in self._pages(self.articles, ["documents", "metadatas"]):
+            todo = [(source, text) for source, text, meta in zip(ids, docs, metas) if "content_hash" not in meta]
+            if todo:
+                self.articles.update(ids=[s for s, _ in todo],
+                                     metadatas=[{"content_hash": content_hash(t), "stamp": ""} for _, t in todo])
+            done += len(todo)
+        self.articles.modify(metadata={"record_format": RECORD_FORMAT})
+        return done
+
+    @staticmethod
+    def _record_format(collection) -> int:
+        return int((collection.metadata or {}).get("record_format", 1))
 
     def update_meta(self, source: str, meta: ArticleMeta) -> None:
         """Replace an article's metadata in its committed record, one write: its text, chunks and
@@ -206,11 +284,13 @@ class Index:
         self.chunks.delete(where={"source": source})
         self.log.record([source])
 
-    def collect_garbage(self, committed: dict[str, ArticleRecord]) -> int:
-        """Delete chunks left by an interrupted write; returns how many. A chunk's id starts with its
+    def collect_garbage(self, committed: dict) -> int:
+        """Delete chunks left by an interrupted write; returns how many. ``committed``: every committed
+        article's record or ``RecordState`` (only ``doc_hash`` is used). A chunk's id starts with its
         article version's hash (``chunk_id``), so only ids are read: the metadata (sentence vectors
-        included) of every chunk, a page at a time, took ~10 s at 100k chunks, on every ingest; every id
-        in one call takes 0.3 s."""
+        included) of every chunk, a page at a time, took ~10 s at 100k chunks; every id in one call takes
+        0.3 s. Run by a sync (``ingest`` of the whole corpus folder); an ingest of named files instead
+        deletes the stray chunks of the sources it writes (``write_articles``)."""
         live = {record.doc_hash[:24] for record in committed.values()}
         orphans = [cid for cid in self.chunks.get(include=[])["ids"] if cid.split(":", 1)[0] not in live]
         for i in range(0, len(orphans), 1000):

@@ -13,7 +13,6 @@ in corpus/; an article already there is never replaced unless the caller asks fo
   re-scan never sees half a file or an article without its metadata."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.errors import UnreadableFile
+from retrieval.index.store import content_hash  # the hash article records keep
 from retrieval.ingest.cleaning import body_spans, label_lines
 from retrieval.ingest.converters import CONVERTIBLE, convert
 from retrieval.ingest.loading import ARTICLE_SUFFIXES, decode, read_article
@@ -44,10 +44,6 @@ class Admitted:
     data: bytes
     meta: dict | None          # None: no sidecar to write
     text: str                  # decoded, for duplicate detection
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def corpus_name(name: str, suffix: str = ".txt") -> str:
@@ -182,10 +178,10 @@ def write_article(item: Admitted, target: Path) -> None:
     write_atomically(target, item.data)
 
 
-def admit(paths: list[Path], settings: Settings, report, by_content: dict[str, str], replace: bool = False) -> list[Path]:
+def admit(paths: list[Path], settings: Settings, report, by_content, replace: bool = False) -> list[Path]:
     """Bring ``paths`` into the corpus folder; returns the corpus files to index. Failures, duplicates
-    (``by_content``: text hash -> the article holding it; updated as files are admitted), renamed
-    and replaced files go to ``report`` (an ``IngestReport``)."""
+    (``by_content``: text hash -> the article holding it, a dict or ``KnownContent``; updated as files are
+    admitted), renamed and replaced files go to ``report`` (an ``IngestReport``)."""
     folder = settings.corpus_dir
     folder.mkdir(parents=True, exist_ok=True)
     inside = os.path.abspath(folder) + os.sep

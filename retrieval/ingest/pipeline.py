@@ -1,11 +1,18 @@
 """Corpus -> cleaned, chunked, embedded articles in the index. Incremental and idempotent:
 an unchanged file is skipped, a changed one replaced, a removed one deleted, and text
-already embedded is never embedded again."""
+already embedded is never embedded again.
+
+What changed is decided without reading every article: each committed record keeps the hash of its
+text and the stamp of the file it was read from (``file_stamp``: size, modification and change times,
+inode, of the file and its sidecar). A file whose stamp is the recorded one is unchanged and is not
+read; any other is read, cleaned and chunked, and compared by its hash as before. An ingest of named
+files reads only those files' records and looks their text's hash up in the index (duplicates)."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -15,7 +22,7 @@ from filelock import FileLock, Timeout
 
 from retrieval.errors import IndexBusy, UnreadableFile
 from retrieval.index.embedding import Embedder
-from retrieval.index.store import Index
+from retrieval.index.store import Index, RecordState
 from retrieval.ingest.chunking import chunk_article
 from retrieval.ingest.cleaning import body_spans, label_lines
 from retrieval.ingest.admission import NAME_LIMIT, SIDECAR, admit, content_hash
@@ -29,6 +36,12 @@ from retrieval.types import ArticleRecord, Chunk, ChunkEncoding
 # Part of every article's hash: bump it when cleaning or chunking changes, so that the next
 # ingest re-chunks every article (encodings of unchanged chunk texts are reused).
 PIPELINE_VERSION = "3"
+
+# A file changed less than this long before it was looked at gets no stamp (it is read again next time):
+# a second change within the same tick of the file system's clock could leave the same times.
+RACY_SECONDS = 3.0
+# An ingest of named files looks each text's hash up in the index; past this many, it reads every record's.
+LOOKUPS_BEFORE_LOADING = 200
 
 MOSTLY_FURNITURE = 0.5   # a file with less than this share of its text indexed is warned about
 Progress = Callable[[int, int], None]   # (chunks embedded so far, chunks to embed)
@@ -44,6 +57,7 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)       # (file, reason)
     renamed: list[tuple[str, str]] = field(default_factory=list)      # (file, its corpus name): the name was taken
     replaced: list[str] = field(default_factory=list)                 # corpus files overwritten (``replace=True``)
+    read: int = 0          # files read (the rest were recognised by their stamp)
     chunks_embedded: int = 0
     chunks_reused: int = 0
     # Per file added or updated: (file, characters indexed, characters of text); the rest was
@@ -91,6 +105,52 @@ class _Prepared:
     chunks: list[Chunk]
     reusable: dict[str, ChunkEncoding]
     is_update: bool
+    stamp: str = ""
+
+
+def file_stamp(path: Path, max_bytes: int) -> str:
+    """What tells, without reading it, that a file and its sidecar are as they were: the pipeline
+    version, then the size, modification and change times (ns) and inode of each (``-``: no sidecar).
+    The change time moves on any write, rename or ``touch``, even one that sets the modification time
+    back, and cannot be set by a user. ``""`` (read the file) when it cannot be looked at, is over the
+    size limit (read to report why), or either file changed within ``RACY_SECONDS``."""
+    parts = [PIPELINE_VERSION]
+    now = time.time_ns()
+    for i, candidate in enumerate((path, path.with_name(path.name + SIDECAR))):
+        try:
+            st = candidate.stat()
+        except OSError:
+            if i == 0:
+                return ""
+            parts.append("-")       # no sidecar (or none that fits the name limit: it is not read either)
+            continue
+        if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_SECONDS * 1e9 or (i == 0 and st.st_size > max_bytes):
+            return ""
+        parts.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}")
+    return "|".join(parts)
+
+
+class KnownContent:
+    """Text hash -> the article holding that text: given whole (a sync reads every record), else looked
+    up in the index hash by hash (an ingest of a few named files reads no other record), plus the
+    articles taken in this run. Used like the dict it replaces (``get``, ``[key] = source``)."""
+
+    def __init__(self, index: Index, known: dict[str, str] | None = None):
+        self.index, self.known, self.complete = index, dict(known or {}), known is not None
+        self.looked: set[str] = set()
+
+    def get(self, key: str, default=None):
+        if not self.complete and key not in self.known and key not in self.looked:
+            if len(self.looked) >= LOOKUPS_BEFORE_LOADING:
+                found = {state.content_hash: s for s, state in self.index.record_states().items()}
+                self.known, self.complete = {**found, **self.known}, True
+            else:
+                self.looked.add(key)
+                self.known.update(self.index.holders([key]))
+        return self.known.get(key, default)
+
+    def __setitem__(self, key: str, source: str) -> None:
+        self.known[key] = source
 
 
 def prepare_article(source: str, text: str, sidecar: dict, max_chars: int) -> tuple[ArticleRecord, list[Chunk]]:
@@ -147,17 +207,29 @@ def ingest(settings: Settings, index: Index, embedder: Embedder, paths: list[Pat
 
 def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=False) -> IngestReport:
     report = IngestReport()
-    committed = index.committed()
-    index.collect_garbage(committed)
-    by_content = {content_hash(r.text): s for s, r in committed.items()}
-    files = corpus_files(settings) if paths is None else admit(paths, settings, report, by_content, replace)
+    index.migrate_records()
+    if paths is None:
+        states = index.record_states()          # metadata only: no article text is read
+        index.collect_garbage(states)
+        known = KnownContent(index, {state.content_hash: s for s, state in states.items() if state.content_hash})
+        files = corpus_files(settings)
+    else:
+        known = KnownContent(index)
+        files = admit(paths, settings, report, known, replace)
+        states = index.record_states({source_name(p, settings) for p in files})
     writer = _PartWriter(index, embedder, report, flush_chunks, progress)
+    restamp: dict[str, str] = {}      # unchanged articles whose file's stamp is new (touched, or never recorded)
     seen: set[str] = set()
     for path in files:
         source = source_name(path, settings)
         if source in seen:
             continue
         seen.add(source)
+        old: RecordState | None = states.get(source)
+        stamp = file_stamp(path, settings.max_file_bytes)     # taken before reading: a later change moves it
+        if old and stamp and old.stamp == stamp:
+            report.skipped.append(source)
+            continue
         try:
             text = read_article(path, settings.max_file_bytes)
             record, chunks = prepare_article(source, text, _sidecar(path), settings.chunk_chars)
@@ -167,28 +239,32 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=Fa
         except OSError as err:
             report.failed.append((source, f"{source} cannot be read ({err.strerror or err})."))
             continue
-        old = committed.get(source)
+        report.read += 1
         resume_at = 0
         if old and old.doc_hash == record.doc_hash:
             if old.n_chunks >= len(chunks):
                 report.skipped.append(source)
+                if old.stamp != stamp:
+                    restamp[source] = stamp
                 continue
             resume_at = old.n_chunks      # an interrupted ingest committed its first parts
         content = content_hash(text)
-        if by_content.get(content, source) != source:
-            report.duplicates.append((source, by_content[content]))
+        holder = known.get(content)
+        if holder is not None and holder != source:
+            report.duplicates.append((source, holder))
             continue
-        by_content[content] = source
+        known[content] = source
         if not chunks:
             report.failed.append((source, f"{source} has no article text left after removing page furniture."))
             continue
         report.note_indexed(source, text, chunks)
         reusable = index.reusable_encodings(source) if old and not resume_at else {}
-        writer.add(record, chunks, resume_at, reusable, is_update=old is not None and not resume_at)
+        writer.add(record, chunks, resume_at, reusable, is_update=old is not None and not resume_at, stamp=stamp)
     writer.finish()
+    index.set_stamps(restamp)
     if paths is None:
         present = {source_name(p, settings) for p in files}
-        for source in sorted(set(committed) - present):
+        for source in sorted(set(states) - present):
             index.delete_article(source)
             report.removed.append(source)
     return report
@@ -220,11 +296,14 @@ class _PartWriter:
         self.done = self.total = 0
         self.outcome: dict[str, str] = {}     # source -> "added" | "updated"
 
-    def add(self, record: ArticleRecord, chunks: list[Chunk], start: int, reusable: dict, is_update: bool) -> None:
+    def add(self, record: ArticleRecord, chunks: list[Chunk], start: int, reusable: dict, is_update: bool,
+            stamp: str = "") -> None:
+        """``stamp``: the file's (``file_stamp``), recorded with the article's last part only, so a file
+        whose ingest was interrupted is read again and resumed."""
         self.outcome[record.source] = "updated" if is_update else "added"
         self.total += len(chunks) - start
         if len(chunks) - start <= self.flush_chunks:
-            self.batch.append(_Prepared(record, chunks[start:], reusable, is_update))
+            self.batch.append(_Prepared(record, chunks[start:], reusable, is_update, stamp))
             if sum(len(p.chunks) for p in self.batch) >= self.flush_chunks:
                 self._write()
             return
@@ -235,7 +314,7 @@ class _PartWriter:
             hi = min(lo + size, len(chunks))
             encoded = self._encode(chunks[lo:hi], reusable)
             self.batch = [_Prepared(replace(record, n_chunks=hi), chunks[lo:hi], {**reusable, **encoded},
-                                    is_update or lo > start)]
+                                    is_update or lo > start, stamp if hi == len(chunks) else "")]
             self.done -= hi - lo          # counted once, when committed
             self._write()
             self.report.chunks_reused -= sum(c.text_hash in encoded for c in chunks[lo:hi])   # encoded, not reused
@@ -276,7 +355,7 @@ def _embed_and_write(batch: list[_Prepared], index: Index, embedder: Embedder, r
     fresh = dict(zip(todo, encode_chunks(list(todo.values()), embedder)))
     report.chunks_embedded += len(todo)
     index.write_articles([(p.record, p.chunks, [p.reusable.get(c.text_hash) or fresh[c.text_hash] for c in p.chunks])
-                          for p in batch], replaced={p.record.source for p in batch if p.is_update})
+                          for p in batch], stamps={p.record.source: p.stamp for p in batch})
     for p in batch:
         report.chunks_reused += sum(c.text_hash in p.reusable for c in p.chunks)
         (report.updated if p.is_update else report.added).append(p.record.source)
