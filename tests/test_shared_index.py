@@ -193,3 +193,63 @@ def test_two_instances_ingesting_at_once_neither_corrupt_nor_duplicate(chroma_se
     stored, committed = committed_chunk_count(a)
     assert stored == committed == len(a.snapshot.chunks) == len(b.snapshot.chunks)
     assert len({c.id for c in a.snapshot.chunks}) == len(a.snapshot.chunks)
+
+
+def test_the_change_log_is_pruned_and_an_instance_behind_it_compares_every_version(chroma_server, tmp_path,
+                                                                                    make_assistant, monkeypatch):
+    from retrieval.index import changes
+
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
+    names = [BASE, NEW, "001_adf714cf9f5e1bca.txt", "002_09e231ab3d45662e.txt", "003_8248b2237cdcb8a2.txt"]
+    a = make_assistant(tmp_path / "a", **server)
+    b = make_assistant(tmp_path / "b", **server, index_dir=tmp_path / "index-b")
+    checks = []
+    real_changed = b.index.log.changed
+
+    def changed():
+        checks.append(real_changed())
+        return checks[-1]
+
+    monkeypatch.setattr(b.index.log, "changed", changed)
+    log = a.index.log
+
+    def stored_pruned_total():
+        return log.collection.count(), log.pruned(), log.total()
+
+    # Entries younger than the retention are kept, however many.
+    monkeypatch.setattr(changes, "KEEP_ENTRIES", 0)
+    a.ingest([CORPUS / names[0]])
+    assert (log.prune(), stored_pruned_total()) == (0, (1, 0, 1))
+    b.refresh(force=True)
+    assert checks == [{names[0]}]
+
+    # Past the retention, each ingest prunes to the newest two entries; an instance that checks after each
+    # write never misses one and applies each incrementally.
+    monkeypatch.setattr(changes, "RETENTION_SECONDS", 0.0)
+    monkeypatch.setattr(changes, "KEEP_ENTRIES", 2)
+    for written, name in enumerate(names[1:3], start=2):
+        assert a.ingest([CORPUS / name]).added == [name]
+        assert stored_pruned_total() == (min(written, 2), max(0, written - 2), written)
+        b.refresh(force=True)
+        assert checks[-1] == {name}
+
+    # The other instance does not check while three more writes happen: the entries it needed are pruned.
+    a.ingest([CORPUS / names[3]])
+    a.ingest([CORPUS / names[4]])
+    (tmp_path / "a" / names[0]).unlink()
+    assert a.ingest().removed == [names[0]]          # a sync of a's folder: the deletion is entry 6
+    assert stored_pruned_total() == (2, 4, 6)
+    assert len(log.collection.get(include=[])["ids"]) == 2
+    b.refresh(force=True)
+    assert checks[-1] is None                         # fewer entries found than the count says
+    assert set(b.snapshot.articles) == set(a.snapshot.articles) == set(names[1:])
+    assert chunk_table(b.snapshot) == chunk_table(a.snapshot)
+    assert not answered_from(b, "What did Khamenei say about the Popular Mobilization Forces?", names[0])
+    # Then incremental again.
+    a.ingest([CORPUS / names[0]])
+    b.refresh(force=True)
+    assert checks[-1] == {names[0]}
+    assert chunk_table(b.snapshot) == chunk_table(a.snapshot)
+    stored, committed = committed_chunk_count(a)
+    assert stored == committed == len(b.snapshot.chunks) - (0 if b.snapshot.alive is None
+                                                            else int((~b.snapshot.alive).sum()))

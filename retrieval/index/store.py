@@ -99,7 +99,7 @@ class Index:
             # Article records carry no meaningful vector; Chroma requires one, so it is [0].
             self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
             # Every write is announced here, so other instances on the same server apply it.
-            self.log = ChangeLog(client.get_or_create_collection(f"{name}-changes", embedding_function=None))
+            self.log = ChangeLog(client.get_or_create_collection(f"{name}-changes", embedding_function=None), client)
             # On a server, writers on other machines are kept out by a lease the server holds.
             self.lease = (ServerLease(client.get_or_create_collection(f"{name}-lease", embedding_function=None))
                           if "fastapi" in client.get_settings().chroma_api_impl.lower() else None)

@@ -267,6 +267,7 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=Fa
         for source in sorted(set(states) - present):
             index.delete_article(source)
             report.removed.append(source)
+    index.log.prune()       # the change log keeps the last hour (and the last 1,000 entries)
     return report
 
 
