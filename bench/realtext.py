@@ -7,6 +7,7 @@ mixed with the five real articles of ``corpus/``.
     python bench/realtext.py hnsw --size 100000      # Chroma HNSW recall@30 against exact, per M and ef_search
     python bench/realtext.py dense --size 1000000    # exact dense search p50 and memory with composed vectors
     python bench/realtext.py sync [--runs 3]         # ``ingest()`` of a corpus folder of 2,097 real files
+    python bench/realtext.py records --size 100000   # the record passes of a sync, and the format-2 migration
 
 The text is read from the shared folder and never committed; what is derived from it lives in
 ``bench/cache/realtext/`` (gitignored). Chunks are made exactly as ingest makes them
@@ -393,9 +394,35 @@ def sync(runs: int) -> dict:
     return result
 
 
+def records(size: int) -> dict:
+    """What a sync reads besides the files, at ``size`` chunks: every record's metadata (``record_states``)
+    and every chunk id (the garbage pass); then the migration from record format 1, timed on this index
+    after taking it back to format 1 (text hashes and stamps removed)."""
+    from retrieval.index.embedding import Embedder
+    from retrieval.index.store import Index, collection_name, open_client
+
+    settings = settings_for(size)
+    embedder = Embedder.from_settings(settings)
+    index = Index(open_client(settings), collection_name(settings.collection, embedder.encoder), embedder.identity)
+    t0 = time.perf_counter()
+    states = index.record_states()
+    result = {"size": size, "records": len(states), "record_states_s": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    index.chunks.get(include=[])
+    result["chunk_ids_s"] = time.perf_counter() - t0
+    names = sorted(states)
+    for lo in range(0, len(names), 1000):
+        index.articles.update(ids=names[lo:lo + 1000], metadatas=[{"content_hash": None, "stamp": None}] * len(names[lo:lo + 1000]))
+    index.articles.modify(metadata={"record_format": 1})
+    t0 = time.perf_counter()
+    result["migrated"] = index.migrate_records()
+    result["migrate_s"] = time.perf_counter() - t0
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["embed", "build", "measure", "hnsw", "dense", "sync"])
+    parser.add_argument("stage", choices=["embed", "build", "measure", "hnsw", "dense", "sync", "records"])
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--cold", action="store_true", help="measure: open without the saved snapshot")
     parser.add_argument("--m", default="16,32", help="hnsw: values of M (max_neighbors)")
@@ -411,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(args.size, args.cold)
     elif args.stage == "sync":
         result = sync(args.runs)
+    elif args.stage == "records":
+        result = records(args.size)
     elif args.stage == "hnsw":
         result = hnsw(args.size, [int(m) for m in args.m.split(",")], [int(e) for e in args.ef.split(",")])
     else:

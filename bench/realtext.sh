@@ -14,5 +14,6 @@ for run in 1 2; do python bench/realtext.py sync --out "$out"; done
 python bench/realtext.py hnsw --size 10000 --m 16,32 --ef 30,100,400 --out "$out"
 python bench/realtext.py hnsw --size 100000 --m 16 --ef 30,100,400 --out "$out"
 python bench/realtext.py dense --size 1000000 --out "$out"
+for run in 1 2; do python bench/realtext.py records --size 100000 --out "$out"; done
 python bench/changelog.py --entries 50000 --keep 1000 --out "$out"
 python bench/load.py --instances 2 --ingest-during --users 20 --duration 60 --out bench/cache/load-shared.jsonl
