@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--write-baseline", action="store_true", help=f"save the metrics to {BASELINE.name}")
     args = parser.parse_args()
     settings = Settings(aliases_file=Path(args.aliases)) if args.aliases else Settings()
-    if args.write_baseline and (settings.encoder != "torch" or args.aliases or args.kind):
+    if args.write_baseline and (settings.encoder != Settings.model_fields["encoder"].default or args.aliases or args.kind):
         parser.error("the baseline is for the default settings: all questions, default aliases and encoder")
     assistant = Assistant(settings)
     assistant.ingest()

@@ -22,7 +22,7 @@ import pytest
 
 import cli
 from retrieval.assistant import Assistant
-from retrieval.index.store import Index, chunk_id, open_client
+from retrieval.index.store import Index, chunk_id, collection_name, open_client
 from retrieval.ingest.loading import read_article
 from retrieval.ingest.pipeline import prepare_article
 from retrieval.settings import Settings
@@ -150,11 +150,11 @@ def run_ingest(env: dict, index: Path, kill_after_write: float | None = None, ti
     return seen
 
 
-def committed_versions(index_dir: Path, settings: Settings) -> tuple[dict[tuple[str, str], set[str]], list[str]]:
-    """What a reader sees in the index at ``index_dir``: ``(source, doc_hash) -> chunk ids`` of the
-    committed articles, and every chunk id stored (committed or not)."""
-    index = Index(open_client(settings.model_copy(update={"index_dir": index_dir})), settings.collection,
-                  settings.embed_model)
+def committed_versions(index_dir: Path, settings: Settings, embedder) -> tuple[dict[tuple[str, str], set[str]], list[str]]:
+    """What a reader sees in the index at ``index_dir`` (``embedder``'s collection): ``(source,
+    doc_hash) -> chunk ids`` of the committed articles, and every chunk id stored (committed or not)."""
+    index = Index(open_client(settings.model_copy(update={"index_dir": index_dir})),
+                  collection_name(settings.collection, embedder.encoder), embedder.identity)
     committed = index.committed()
     seen: dict[tuple[str, str], set[str]] = {(s, r.doc_hash): set() for s, r in committed.items()}
     for chunk in index.committed_chunks(committed)[0]:
@@ -190,7 +190,7 @@ def test_ingest_killed_at_random_points_resumes_to_exactly_the_corpus(tmp_path, 
         # Consistency at the crash point, read from a copy (a Chroma client caches its path per process).
         snapshot = tmp_path / f"after-kill-{n}"
         shutil.copytree(index, snapshot)
-        visible, stored = committed_versions(snapshot, settings)
+        visible, stored = committed_versions(snapshot, settings, embedder)
         for version, ids in visible.items():
             assert version in known, f"{version} is neither the old nor the new text of its file"
             assert ids == known[version], f"{version[0]}: a reader sees a partial article after the crash"
@@ -206,7 +206,7 @@ def test_ingest_killed_at_random_points_resumes_to_exactly_the_corpus(tmp_path, 
     # 3. A run to completion: exactly the corpus on disk, none lost, none duplicated.
     last = run_ingest(env, index)
     assert last["returncode"] == 0, last["output"]
-    visible, stored = committed_versions(index, settings)
+    visible, stored = committed_versions(index, settings, embedder)
     expected_ids = sorted(i for ids in v2.values() for i in ids)
     assert sorted(stored) == expected_ids
     assert visible == v2

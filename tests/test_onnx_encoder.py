@@ -1,5 +1,6 @@
-"""The optional int8 ONNX encoder: exported locally from the packaged model, close to the torch
-encoder, deterministic per text, kept in its own collection, and free of torch at run time."""
+"""The int8 ONNX encoder (the default): exported locally from the packaged model, close to the
+torch encoder (the option), deterministic per text, kept in its own collection, and free of
+torch at run time."""
 from __future__ import annotations
 
 import json
@@ -38,6 +39,11 @@ def int8(int8_cache) -> Embedder:
     return Embedder(encoder="onnx-int8", cache_dir=int8_cache)
 
 
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(encoder="torch")
+
+
 def test_export_is_written_once_in_a_folder_keyed_by_the_model(int8_cache, int8):
     target = export_dir(model_dir(int8.model_name), int8_cache)
     assert [p.name for p in int8_cache.iterdir()] == [target.name]
@@ -49,14 +55,14 @@ def test_export_is_written_once_in_a_folder_keyed_by_the_model(int8_cache, int8)
     assert int8.identity == "sentence-transformers/all-MiniLM-L6-v2 (onnx-int8)"
 
 
-def test_vectors_are_close_to_the_torch_encoder_and_rank_alike(int8, embedder):
-    a, b = np.array(int8.embed_documents(SENTENCES)), np.array(embedder.embed_documents(SENTENCES))
+def test_vectors_are_close_to_the_torch_encoder_and_rank_alike(int8, torch_embedder):
+    a, b = np.array(int8.embed_documents(SENTENCES)), np.array(torch_embedder.embed_documents(SENTENCES))
     assert a.shape == b.shape == (4, 384)
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
     assert (a * b).sum(axis=1).min() > 0.97
     query = "Will the militias give up their arms?"
     assert np.argsort(a @ np.array(int8.embed_query(query))).tolist() == \
-        np.argsort(b @ np.array(embedder.embed_query(query))).tolist()
+        np.argsort(b @ np.array(torch_embedder.embed_query(query))).tolist()
 
 
 def test_a_texts_vector_does_not_depend_on_its_batch(int8):
@@ -77,7 +83,8 @@ def test_unsupported_model_pipelines_are_refused_before_loading(tmp_path):
         Embedder(encoder="onnx-fp16")
 
 
-def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(tmp_path, int8, int8_cache, embedder):
+def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(tmp_path, int8, int8_cache,
+                                                                                torch_embedder):
     settings = Settings(index_dir=tmp_path / "index", corpus_dir=CORPUS, encoder="onnx-int8", model_cache_dir=int8_cache)
     fast = Assistant(settings, embedder=int8)
     fast.ingest()
@@ -88,20 +95,22 @@ def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(
     client = open_client(settings)
     assert sorted(c.name for c in client.list_collections()) == ["articles-onnx-int8", "articles-onnx-int8-articles",
                                                                   "articles-onnx-int8-changes"]
-    plain = Assistant(settings.model_copy(update={"encoder": "torch"}), embedder=embedder)
+    plain = Assistant(settings.model_copy(update={"encoder": "torch"}), embedder=torch_embedder)
     assert plain.index.chunks.count() == 0            # the torch collection starts empty: no mixed vectors
     with pytest.raises(IndexUnavailable, match="holds vectors of 'sentence-transformers/all-MiniLM-L6-v2 "
                                                r"\(onnx-int8\)', not of 'another-model'"):
         Index(client, "articles-onnx-int8", "another-model")
 
 
-def test_a_process_answering_with_the_exported_encoder_never_imports_torch(tmp_path, int8_cache):
-    """Answering from a built index needs neither torch nor sentence-transformers. (Ingesting new
-    articles does import torch: spaCy's thinc imports it whenever it is installed.)"""
+def test_a_process_answering_with_the_default_encoder_never_imports_torch(tmp_path, int8_cache):
+    """With the default settings, answering from a built index needs neither torch nor
+    sentence-transformers. (Ingesting new articles does import torch: spaCy's thinc imports it
+    whenever it is installed.)"""
     code = ("import sys; from retrieval import ask; a = ask('What did Khamenei say about the PMF?'); "
             "print(a.abstained, len(a.quotes), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
-    env = dict(os.environ, QA_ENCODER="onnx-int8", QA_MODEL_CACHE_DIR=str(int8_cache),
-               QA_INDEX_DIR=str(tmp_path / "index"), QA_CORPUS_DIR=str(CORPUS), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, QA_MODEL_CACHE_DIR=str(int8_cache), QA_INDEX_DIR=str(tmp_path / "index"),
+               QA_CORPUS_DIR=str(CORPUS), HF_HUB_OFFLINE="1")
+    env.pop("QA_ENCODER", None)
     built = subprocess.run([sys.executable, "app.py", "ingest"], cwd=ROOT, env=env, capture_output=True, text=True,
                            timeout=300)
     assert built.returncode == 0, built.stderr[-2000:]

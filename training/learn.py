@@ -17,8 +17,8 @@ when it overlaps a gold answer span or holds an answer's text in the right artic
    on, averaged over the two domains. Balanced, so the threshold does not depend on how many dev
    questions are unanswerable or which domain has more of them.
 
-Features are cached per corpus variant in ``training/cache/`` (keyed by the feature list), so a
-re-run only refits. Deterministic: no sampling, a fixed solver."""
+Features are cached per corpus variant in ``training/cache/`` (keyed by the feature list and
+the encoder: the default one, as when answering), so a re-run only refits. Deterministic: no sampling, a fixed solver."""
 from __future__ import annotations
 
 import hashlib
@@ -78,7 +78,7 @@ def corpus_table(corpus: Corpus, embedder, limit: int | None = None) -> Table:
     from retrieval.assistant import Assistant
     from retrieval.settings import Settings
 
-    key = hashlib.sha256(json.dumps([FEATURES, limit]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([FEATURES, limit, embedder.identity]).encode()).hexdigest()[:12]
     cached = corpus.root / f"features-{key}.npz"
     if cached.exists():   # (delete training/cache/*/features-*.npz to time a run from scratch)
         data = np.load(cached)
@@ -174,7 +174,7 @@ def train(out: Path = MODEL_FILE) -> dict:
     from retrieval.index.embedding import Embedder
 
     started = time.perf_counter()
-    embedder = Embedder()
+    embedder = Embedder()          # the default encoder, as when answering
     limits = {"train": TRAIN_QUESTIONS, "dev": None}
     tables = {split: {"squad": Table.concat([corpus_table(build_corpus(split, v), embedder, limits[split])
                                              for v in VARIANTS]),
@@ -183,7 +183,8 @@ def train(out: Path = MODEL_FILE) -> dict:
     data = shared_data_dir() / SQUAD_FILE
     record = {"command": "python -m training", "data": [SQUAD_FILE, "training/news_questions.jsonl"],
               "data_sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
-              "split": "by article (training/squad.py, training/news.py)", "variants": [*VARIANTS, "news"], "seed": SEED,
+              "split": "by article (training/squad.py, training/news.py)", "encoder": embedder.identity,
+              "variants": [*VARIANTS, "news"], "seed": SEED,
               "news_weight": NEWS_WEIGHT,
               "rows": {s: {d: int(len(t.y)) for d, t in ts.items()} for s, ts in tables.items()},
               "positives": {s: {d: int(t.y.sum()) for d, t in ts.items()} for s, ts in tables.items()},

@@ -15,6 +15,7 @@ from retrieval.settings import Settings
 
 PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_CACHE_DIR = Settings.model_fields["model_cache_dir"].default   # an assistant passes its settings' own
+DEFAULT_ENCODER = Settings.model_fields["encoder"].default
 ENCODERS = ("torch", "onnx-int8")
 
 
@@ -89,7 +90,7 @@ def pool_spans(tokens: Tokens, spans: list[tuple[int, int]]) -> np.ndarray:
 class Embedder(Embeddings):
     """Normalized vectors (cosine similarity is their dot product)."""
 
-    def __init__(self, model_name: str = PACKAGED_MODEL, batch_size: int = 32, encoder: str = "torch",
+    def __init__(self, model_name: str = PACKAGED_MODEL, batch_size: int = 32, encoder: str = DEFAULT_ENCODER,
                  cache_dir: Path | None = None):
         if encoder not in ENCODERS:
             raise ModelUnavailable(f"Unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}.")

@@ -75,8 +75,9 @@ def _forget_failed_store(path: str) -> None:
 
 
 def collection_name(base: str, encoder: str) -> str:
-    """The collection of one encoder's vectors: ``base`` for the default (torch), else suffixed,
-    so switching encoders keeps both indexes instead of mixing their vectors."""
+    """The collection of one encoder's vectors: ``base`` for torch (the first encoder, so indexes
+    written before there were others stay valid), else suffixed, so switching encoders keeps both
+    indexes instead of mixing their vectors."""
     return base if encoder == "torch" else f"{base}-{encoder}"
 
 
