@@ -288,3 +288,42 @@ def test_a_long_article_interrupted_between_parts_keeps_no_stamp_and_resumes(tmp
     assert (report.added, report.chunks_embedded) == (["long.txt"], len(chunks) - state.n_chunks)
     assert assistant.index.record_states()["long.txt"].stamp != ""
     assert assistant.index.chunks.count() == len(chunks)
+
+
+WARMED = """
+import sys, time
+from pathlib import Path
+from retrieval.assistant import Warmup, default_assistant
+from retrieval.text import entities
+
+warmup = Warmup(default_assistant).start()
+assistant = warmup()
+loaded_when_ready = entities._pipeline.cache_info().currsize
+deadline = time.monotonic() + 60
+while entities._pipeline.cache_info().currsize == 0 and time.monotonic() < deadline:
+    time.sleep(0.05)
+loaded_before_upload = entities._pipeline.cache_info().currsize
+new = Path(sys.argv[1])
+new.write_text("Harbour council approves ferry terminal\\n\\nThe council approved the ferry terminal on Tuesday.\\n")
+report = assistant.ingest([new])
+print(loaded_when_ready, loaded_before_upload, report.added)
+"""
+
+
+def test_the_app_warm_up_loads_what_the_first_upload_needs_after_it_is_ready(tmp_path, make_assistant):
+    """The UI's warm-up, once the assistant is ready, loads spaCy's NER and Chroma's vector index
+    in the background, so an analyst's first upload does not wait for them (~2 s)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    make_assistant(corpus).ingest()            # built beforehand: the start-up sync finds nothing to do
+    env = dict(os.environ, QA_CORPUS_DIR=str(corpus), QA_INDEX_DIR=str(tmp_path / "index"), HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", WARMED, str(tmp_path / "ferry.txt")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "0 1 ['ferry.txt']"

@@ -118,6 +118,12 @@ class Index:
                                    "model (it is then indexed afresh).")
 
     # -- reading -------------------------------------------------------------------------
+    def warm(self) -> None:
+        """Have Chroma load the chunk collection's vector index, as a write would."""
+        if self.chunks.count():
+            vector = self.chunks.get(limit=1, include=["embeddings"])["embeddings"][0]
+            self.chunks.query(query_embeddings=[vector], n_results=1, include=[])
+
     @property
     def identity(self) -> str:
         """Names this index and no other: a collection deleted and created again gets a new id."""
