@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from prompts.templates import TITLE
 from retrieval.auth import LoginThrottle, credentials
 from retrieval.ingest.admission import SUPPORTED
 from retrieval.ingest.metadata import FIELDS as META_FIELDS
@@ -19,7 +20,6 @@ from retrieval.settings import Settings
 if TYPE_CHECKING:
     import gradio as gr
 
-TITLE = "News analyst assistant"
 EXAMPLES = [
     "What did Khamenei say about the Popular Mobilization Forces?",
     "How many fighters do the hardline militias have?",

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from prompts.templates import TITLE
 from retrieval.errors import AssistantError, InvalidMetadata
 from retrieval.ingest.metadata import FIELDS as META_FIELDS
 from retrieval.present.export import write_brief
@@ -32,7 +33,6 @@ from retrieval.types import Answer
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
 
-TITLE = "News analyst assistant"
 GetAssistant = Callable[[], "Assistant"]
 Serve = Callable[[Settings, "str | None", "int | None"], int]
 
@@ -142,9 +142,9 @@ def export_brief(path: str | None, answers: list[Answer]) -> None:
 
 
 def cmd_ask(args, settings: Settings, get_assistant: GetAssistant) -> int:
+    filters = filters_of(args)   # checked once, before the model loads
     if args.file is None:
         clean_question(args.question, settings.max_question_chars)   # fail fast, before loading the model
-        filters = filters_of(args)   # checked before the model loads
         answer = get_assistant().ask(args.question, filters=filters, mode=mode_of(args), explain=args.explain)
         print(answer_text(answer, args.json))
         export_brief(args.export, [answer])
@@ -152,7 +152,7 @@ def cmd_ask(args, settings: Settings, get_assistant: GetAssistant) -> int:
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8-sig")  # before the model loads
     answered: list[Answer] = []
     try:
-        code = _ask_batch(stream, args, get_assistant(), answered)
+        code = _ask_batch(stream, args, filters, get_assistant(), answered)
     finally:
         if stream is not sys.stdin:
             stream.close()
@@ -160,13 +160,13 @@ def cmd_ask(args, settings: Settings, get_assistant: GetAssistant) -> int:
     return code
 
 
-def _ask_batch(stream, args, assistant: Assistant, answered: list[Answer]) -> int:
+def _ask_batch(stream, args, filters: Filters, assistant: Assistant, answered: list[Answer]) -> int:
     """One answer per question line; a bad question is reported and the batch goes on (exit code 1).
     The answers are appended to ``answered``."""
     failures = 0
     for n, question in enumerate(_questions(stream)):
         try:
-            answer = assistant.ask(question, filters=filters_of(args), mode=mode_of(args), explain=args.explain)
+            answer = assistant.ask(question, filters=filters, mode=mode_of(args), explain=args.explain)
         except AssistantError as err:
             failures += 1
             out = json.dumps({"question": question, "error": str(err)}, ensure_ascii=False) if args.json \

@@ -55,6 +55,9 @@ CONDENSE_PROMPT = (
     "Reply with the rewritten question only.\nFollow-up question: {question}"
 )
 
+# The product's name: the page title, the CLI's description.
+TITLE = "News analyst assistant"
+
 # Shown while the model and index load (console and chat).
 LOADING = "Loading the model and index…"
 

@@ -175,6 +175,16 @@ def test_a_missing_questions_file_exits_2_before_loading_anything(tmp_path, caps
     assert capsys.readouterr().err == f"{missing}: No such file or directory.\n"
 
 
+def test_a_bad_filter_stops_a_batch_once_before_loading_anything(tmp_path, capsys):
+    def never():
+        raise AssertionError("the assistant must not be built")
+
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"{KHAMENEI}\n{OFF_TOPIC}\n", encoding="utf-8")
+    assert cli.main(["ask", "--file", str(questions), "--since", "soon"], get_assistant=never) == 2
+    assert capsys.readouterr() == ("", "since 'soon' is not a date; write it as 2025-03-01.\n")
+
+
 def test_search_prints_numbered_passages(assistant, capsys):
     assert cli.main(["search", "Kataib Hezbollah", "--k", "2"], get_assistant=lambda: assistant) == 0
     out = capsys.readouterr().out
