@@ -8,7 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from training.squad import DISTRACTORS_FILE, SQUAD_FILE, shared_data_dir
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# The SQuAD and BBC data are read from ../shared/data, beside the repository; elsewhere the tests
+# that need them are skipped.
+needs_shared_data = pytest.mark.skipif(
+    not all((shared_data_dir() / name).exists() for name in (SQUAD_FILE, DISTRACTORS_FILE)),
+    reason="needs ../shared/data (or QA_SHARED_DATA)")
 
 
 def printed_json_per_hash_seed(module: str, function: str, seeds: tuple[str, ...] = ("1", "2")) -> list:

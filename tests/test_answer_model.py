@@ -13,6 +13,7 @@ from retrieval.answer.scorer import MODEL_FILE, AnswerScorer
 from retrieval.index.embedding import pool_spans
 from retrieval.text.entities import find_entities
 from retrieval.text.stance import NO_STANCE, READY_STANCE, REFUSING_STANCE, stance
+from tests.helpers import needs_shared_data
 from training.squad import build_corpus, split_articles
 
 
@@ -111,6 +112,7 @@ def ipod(tmp_path_factory):
     return corpus.corpus_dir, examples
 
 
+@needs_shared_data
 def test_the_model_beats_the_rule_it_replaced_on_held_out_questions(ipod, make_assistant):
     corpus, examples = ipod
     right = {}

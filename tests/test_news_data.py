@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import printed_json_per_hash_seed
+from tests.helpers import needs_shared_data, printed_json_per_hash_seed
 from training import news, squad
 from training.news import (
     CATEGORIES,
@@ -33,8 +33,7 @@ from training.news import (
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(not (squad.shared_data_dir() / squad.DISTRACTORS_FILE).exists(),
-                                reason="needs ../shared/data (or QA_SHARED_DATA)")
+pytestmark = needs_shared_data
 
 
 def _rows() -> list[dict]:

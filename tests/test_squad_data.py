@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import printed_json_per_hash_seed
+from tests.helpers import needs_shared_data, printed_json_per_hash_seed
 from training import squad
 from training.squad import (ANSWERABLE, NATIVE, OFF_TOPIC, SPLITS, VARIANTS, WITHHELD, article_splits, build_corpus,
                             corpus_variant, distractor_files, load_squad, split_articles, split_questions,
@@ -19,8 +19,7 @@ from training.squad import (ANSWERABLE, NATIVE, OFF_TOPIC, SPLITS, VARIANTS, WIT
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(not (squad.shared_data_dir() / squad.SQUAD_FILE).exists(),
-                                reason="needs ../shared/data (or QA_SHARED_DATA)")
+pytestmark = needs_shared_data
 
 
 @pytest.fixture(scope="module")
