@@ -39,6 +39,22 @@ def test_reingest_adds_nothing_and_embeds_nothing(corpus, make_assistant):
     assert chunk_ids(assistant) == ids
 
 
+def test_a_renamed_file_is_moved_not_taken_for_a_duplicate_and_not_embedded_again(corpus, make_assistant):
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    chunks = assistant.index.chunks.count()
+    (corpus / "004_9f3c536fd21fedea.txt").rename(corpus / "khamenei.txt")
+    report = assistant.ingest()
+    assert (report.added, report.removed, report.duplicates, report.chunks_embedded) == \
+        (["khamenei.txt"], ["004_9f3c536fd21fedea.txt"], [], 0)
+    assert sorted(assistant.snapshot.articles) == ["001_adf714cf9f5e1bca.txt", "khamenei.txt"]
+    assert assistant.index.chunks.count() == chunks
+    answer = assistant.ask("What did Khamenei say about the Popular Mobilization Forces?")
+    assert answer.quotes and {q.source for q in answer.quotes} == {"khamenei.txt"}
+    text = (corpus / "khamenei.txt").read_text(encoding="utf-8")
+    assert all(text[q.start:q.end] == q.text for q in answer.quotes)
+
+
 def test_changed_article_is_replaced_reusing_unchanged_vectors_and_removed_one_is_deleted(corpus, make_assistant):
     assistant = make_assistant(corpus)
     assistant.ingest()

@@ -213,6 +213,7 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=Fa
         index.collect_garbage(states)
         known = KnownContent(index, {state.content_hash: s for s, state in states.items() if state.content_hash})
         files = corpus_files(settings)
+        present = {source_name(p, settings) for p in files}
     else:
         known = KnownContent(index)
         files = admit(paths, settings, report, known, replace)
@@ -250,7 +251,9 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=Fa
             resume_at = old.n_chunks      # an interrupted ingest committed its first parts
         content = content_hash(text)
         holder = known.get(content)
-        if holder is not None and holder != source:
+        # A sync that finds the text under a new name while its old file is gone: a rename, not a duplicate.
+        moved = holder is not None and holder != source and paths is None and holder not in present
+        if holder is not None and holder != source and not moved:
             report.duplicates.append((source, holder))
             continue
         known[content] = source
@@ -258,12 +261,12 @@ def _ingest(settings, index, embedder, paths, progress, flush_chunks, replace=Fa
             report.failed.append((source, f"{source} has no article text left after removing page furniture."))
             continue
         report.note_indexed(source, text, chunks)
-        reusable = index.reusable_encodings(source) if old and not resume_at else {}
+        reusable = index.reusable_encodings(holder) if moved else \
+            index.reusable_encodings(source) if old and not resume_at else {}
         writer.add(record, chunks, resume_at, reusable, is_update=old is not None and not resume_at, stamp=stamp)
     writer.finish()
     index.set_stamps(restamp)
-    if paths is None:
-        present = {source_name(p, settings) for p in files}
+    if paths is None:       # after the writes: a renamed article is never missing in between
         for source in sorted(set(states) - present):
             index.delete_article(source)
             report.removed.append(source)
