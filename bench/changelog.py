@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.stats import append_result  # noqa: E402  (needs the repository on sys.path)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -122,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.entries, args.keep)
     print(json.dumps(result))
-    if args.out:
-        with args.out.open("a") as f:
-            f.write(json.dumps(result) + "\n")
+    append_result(result, args.out)
     return 0
 
 

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.stats import percentile  # noqa: E402  (needs the repository on sys.path)
+from bench.stats import append_result, percentile  # noqa: E402  (needs the repository on sys.path)
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ANSWER_KEYS = {"question", "answer", "abstained", "quotes"}
@@ -360,9 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             out = run_shared(args.instances, args.users, args.duration, load_questions(args.questions), args.seed,
                              args.ingest_during, Path(workdir))
         print(json.dumps(out, indent=2))
-        if args.out:
-            with args.out.open("a") as f:
-                f.write(json.dumps(out) + "\n")
+        append_result(out, args.out)
         after = out["after"]
         whole = after["chunks_committed"] == after["chunks_expected"] and not after["duplicate_ids"]
         return 0 if whole and not out["load"].get("errors") else 1

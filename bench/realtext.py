@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.stats import append_result  # noqa: E402  (needs the repository on sys.path)
+
 DATA = ROOT.parent / "shared" / "data" / "news-distractors.jsonl"
 CACHE = ROOT / "bench" / "cache" / "realtext"
 SHARD = 256
@@ -445,9 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result = dense(args.size)
     print(json.dumps(result))
-    if args.out:
-        with args.out.open("a") as f:
-            f.write(json.dumps(result) + "\n")
+    append_result(result, args.out)
     return 0
 
 
