@@ -3,6 +3,9 @@
 # embedding and index building skip what is done). Results are appended to bench/cache/realtext.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The README's figures were measured with the torch encoder; QA_ENCODER=onnx-int8 bench/realtext.sh
+# measures the default one, its vectors cached apart (bench/cache/realtext-onnx-int8/).
+export QA_ENCODER="${QA_ENCODER:-torch}"
 out=bench/cache/realtext.jsonl
 python bench/realtext.py embed
 for size in 10000 100000; do
