@@ -31,7 +31,7 @@ from retrieval.search.filters import Filters, resolve
 from retrieval.search.hybrid import HybridRetriever
 from retrieval.settings import Settings
 from retrieval.text.followup import condense
-from retrieval.text.aliases import AliasTable
+from retrieval.text.aliases import AliasTable, defined_acronyms
 from retrieval.text.entities import find_entities
 from retrieval.text.question import QuestionAnalyzer, clean_question
 from retrieval.types import Answer, ArticleMeta
@@ -40,9 +40,9 @@ from retrieval.types import Answer, ArticleMeta
 def corpus_analyzer(snapshot: Snapshot, aliases: AliasTable) -> QuestionAnalyzer:
     """The question analyzer of a corpus: the alias table plus the acronyms its articles define,
     the indexed vocabulary and every other term the articles know."""
-    for record in snapshot.articles.values():
-        aliases.learn_acronyms(record.text)
-    return QuestionAnalyzer(aliases, snapshot.lexical.vocabulary, snapshot.known_terms())
+    known, acronyms = snapshot.corpus_terms()
+    aliases.learn_acronyms(acronyms)
+    return QuestionAnalyzer(aliases, snapshot.lexical.vocabulary, known)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class Assistant:
             analyzer = corpus_analyzer(snapshot, self._aliases)
         else:
             for source in changed & set(snapshot.articles):
-                self._aliases.learn_acronyms(snapshot.articles[source].text)
+                self._aliases.learn_acronyms(defined_acronyms(snapshot.articles[source].text))
             analyzer = QuestionAnalyzer(self._aliases, snapshot.lexical.vocabulary,
                                         self.analyzer.known | snapshot.known_terms(changed))
         analyze = lru_cache(maxsize=1024)(analyzer.analyze)

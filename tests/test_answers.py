@@ -157,3 +157,15 @@ def test_every_alias_of_a_group_searches_the_same_way(assistant, names):
     assert len({tuple(a.query_terms) for a in analyses}) == 1
     best = {assistant.retriever.invoke(f"What did {name} say about the talks?")[0].id for name in names}
     assert len(best) == 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Fighters of Kataib Hezbollah (KH) claimed the attack.", [("Kataib Hezbollah", "KH")]),
+    ("The Popular Mobilization Forces (PMF) and the World Health Organization (WHO) met.",
+     [("Popular Mobilization Forces", "PMF"), ("World Health Organization", "WHO")]),
+    ("He joined the army (in 2003) and the Navy (USN).", []),
+])
+def test_acronyms_an_article_defines(text, expected):
+    from retrieval.text.aliases import defined_acronyms
+
+    assert defined_acronyms(text) == expected

@@ -54,8 +54,13 @@ def test_saved_snapshot_reopens_without_reading_chunks(tmp_path, make_assistant,
     folder = next((tmp_path / "index" / "snapshot").iterdir())
     assert (folder / "vectors.npy").exists() and (folder / "lexical" / "bm25").is_dir()
     monkeypatch.setattr(Snapshot, "load", classmethod(lambda cls, index: pytest.fail("read the index whole")))
+    monkeypatch.setattr("retrieval.index.snapshot.defined_acronyms", lambda text: pytest.fail("read every article again"))
     again = make_assistant(corpus)
     assert chunk_table(again.snapshot) == chunk_table(first.snapshot)
+    from retrieval.text.aliases import defined_acronyms      # the corpus terms came with the copy, the same
+
+    assert again.snapshot.corpus_terms() == (again.snapshot.known_terms(), [
+        d for record in again.snapshot.articles.values() for d in defined_acronyms(record.text)])
     assert isinstance(again.snapshot.vectors, np.memmap)
     for chunk in again.snapshot.chunks:
         assert chunk.text == again.snapshot.articles[chunk.source].text[chunk.start:chunk.end]

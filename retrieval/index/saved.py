@@ -2,7 +2,8 @@
 
 What start-up used to rebuild is kept under ``<index_dir>/snapshot/<collection>/``: the vectors and the
 sentence vectors as memory-mappable ``.npy`` arrays, the BM25 index by bm25s's own save (with the term
-ids that let it be rebuilt without tokenizing again), the article records and the chunk table. It is
+ids that let it be rebuilt without tokenizing again), the article records, the chunk table and what
+the question analyzer learns from the whole corpus (``Snapshot.corpus_terms``). It is
 keyed by the index's generation: the identity of its collections and the committed version of every
 article (``Index.committed_versions``, one read of the records without their texts). At open, articles
 whose version differs are read from the index and applied as any change is; the copy is saved again
@@ -23,7 +24,7 @@ from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Index
 from retrieval.types import StoredChunk
 
-FORMAT = 1
+FORMAT = 2              # 2: the corpus terms (known terms, acronym definitions) are kept too
 RESAVE_CHUNKS = 1000    # saved again at open when more chunks than this were applied to it
 
 
@@ -77,6 +78,7 @@ class SavedCopy:
 
 def save(snapshot: Snapshot, folder: Path, key: dict) -> None:
     """Write the (compacted) snapshot into a new folder, then put it in place of the old one."""
+    corpus_terms = snapshot.corpus_terms()
     snapshot = snapshot.compacted()
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -94,6 +96,7 @@ def save(snapshot: Snapshot, folder: Path, key: dict) -> None:
                  for c, rows in zip(chunks, sentence_rows)]
         (tmp / "chunks.pkl").write_bytes(pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
         (tmp / "articles.pkl").write_bytes(pickle.dumps(snapshot.articles, protocol=pickle.HIGHEST_PROTOCOL))
+        (tmp / "corpus_terms.pkl").write_bytes(pickle.dumps(corpus_terms, protocol=pickle.HIGHEST_PROTOCOL))
         snapshot.lexical.save(tmp / "lexical")
         (tmp / "key.json").write_text(json.dumps(key))      # last: a folder without it is incomplete
         old = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex[:8]}")
@@ -121,6 +124,7 @@ def load(folder: Path, key: dict) -> Snapshot | None:
             chunks.append(StoredChunk(cid, source, start, end, text, sentences,
                                       sentence_vectors[row:row + n_rows] if has_vectors else None, entities))
             row += n_rows
-        return Snapshot(articles, chunks, vectors, LexicalIndex.load(folder / "lexical", chunks), ordered=True)
+        return Snapshot(articles, chunks, vectors, LexicalIndex.load(folder / "lexical", chunks), ordered=True,
+                        corpus_terms=pickle.loads((folder / "corpus_terms.pkl").read_bytes()))
     except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError):
         return None

@@ -15,6 +15,7 @@ import numpy as np
 
 from retrieval.index.lexical import LexicalIndex
 from retrieval.index.store import Index
+from retrieval.text.aliases import defined_acronyms
 from retrieval.text.normalize import terms
 from retrieval.text.sentences import split_sentences
 from retrieval.types import ArticleMeta, ArticleRecord, StoredChunk
@@ -29,9 +30,11 @@ _META = [f.name for f in dataclasses.fields(ArticleMeta)]     # read by name: da
 
 class Snapshot:
     def __init__(self, articles: dict[str, ArticleRecord], chunks: list[StoredChunk], vectors: np.ndarray,
-                 lexical: LexicalIndex | None = None, ordered: bool = False):
+                 lexical: LexicalIndex | None = None, ordered: bool = False,
+                 corpus_terms: tuple[set[str], list[tuple[str, str]]] | None = None):
         """``vectors``: one row per chunk, in the order of ``chunks``; ``ordered``: the chunks are already
-        sorted by source and offset (and ``lexical``, when given, is built over them in that order)."""
+        sorted by source and offset (and ``lexical``, when given, is built over them in that order);
+        ``corpus_terms``: ``corpus_terms()`` of these articles, when known (a saved copy keeps them)."""
         self.articles = articles
         if not ordered:
             order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
@@ -51,6 +54,7 @@ class Snapshot:
         self._sentence_vectors: dict[str, dict[tuple[int, int], np.ndarray]] = {}
         self._entities: dict[str, list[tuple[int, int, str]]] = {}
         self._terms: dict[str, set[str]] = {}
+        self._corpus_terms = corpus_terms
 
     def version(self, source: str) -> tuple[str, int, str] | None:
         """``(doc_hash, n_chunks, metadata JSON)`` as the index records it (``Index.committed_versions``)."""
@@ -60,6 +64,15 @@ class Snapshot:
     def chunks_of(self, source: str) -> list[StoredChunk]:
         """A source's committed chunks, in reading order."""
         return self._by_source.get(source, [])
+
+    def corpus_terms(self) -> tuple[set[str], list[tuple[str, str]]]:
+        """What the question analyzer learns from the whole corpus: ``known_terms()`` and every acronym
+        definition of the articles, in article order. Computed once (~1 s at 100k chunks) and kept
+        with the saved copy."""
+        if self._corpus_terms is None:
+            self._corpus_terms = (self.known_terms(),
+                                  [d for record in self.articles.values() for d in defined_acronyms(record.text)])
+        return self._corpus_terms
 
     def known_terms(self, sources=None) -> set[str]:
         """Every term of the articles (of ``sources``, else all) beyond the indexed chunks: page furniture
@@ -117,6 +130,7 @@ class Snapshot:
         snap._sentences, snap._sentence_vectors, snap._entities, snap._terms = (
             {s: v for s, v in cache.items() if s not in replaced}
             for cache in (self._sentences, self._sentence_vectors, self._entities, self._terms))
+        snap._corpus_terms = None       # computed again if asked: an assistant learns a change's terms alone
         stale = snap.lexical.delta_size + (0 if snap.alive is None else int((~snap.alive).sum()))
         return snap.compacted() if stale > min(COMPACT_MIN, COMPACT_SHARE * len(snap.chunks)) else snap
 
@@ -148,7 +162,7 @@ class Snapshot:
         vectors = self.vectors[keep] if keep else np.empty((0, self.vectors.shape[1] if self.vectors.ndim == 2 else 0),
                                                            dtype=np.float32)
         return Snapshot(dict(self.articles), chunks, vectors, self.lexical.rebuilt(np.asarray(keep, dtype=int), chunks),
-                        ordered=True)
+                        ordered=True, corpus_terms=self._corpus_terms)
 
     def _outside_chunks(self, source: str, text: str) -> str:
         """The article's text that no chunk holds (page furniture): names there are still known."""

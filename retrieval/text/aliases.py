@@ -57,18 +57,10 @@ class AliasTable:
             self.groups.append(phrases)
             self.canonical.append(names[0])
 
-    def learn_acronyms(self, text: str) -> None:
-        if not _ACRONYM_IN_BRACKETS.search(text):
-            return
-        for match in _DEFINED_ACRONYM.finditer(text):
-            words = match[1].split()
-            acronym = match[2]
-            # The longest tail of the name whose initials spell the acronym.
-            for i in range(len(words)):
-                initials = "".join(w[0] for w in words[i:] if w.lower() not in _MINOR).upper()
-                if initials == acronym.upper():
-                    self.add_group([" ".join(words[i:]), acronym])
-                    break
+    def learn_acronyms(self, definitions: list[tuple[str, str]]) -> None:
+        """Each ``(name, acronym)`` an article defines (``defined_acronyms``) becomes an alias group."""
+        for name, acronym in definitions:
+            self.add_group([name, acronym])
 
     def matches(self, tokens: list[tuple[str, str]]) -> list[tuple[int, int, int]]:
         """Alias groups found in ``tokens`` (pairs of original word and index term), longest
@@ -92,3 +84,22 @@ class AliasTable:
                 taken.update(range(start, end))
                 result.append((start, end, group))
         return sorted(result, key=lambda m: m[0])
+
+
+def defined_acronyms(text: str) -> list[tuple[str, str]]:
+    """``(name, acronym)`` for each acronym ``text`` defines: "the Islamic Resistance in Iraq (IRI)"."""
+    if not _ACRONYM_IN_BRACKETS.search(text):
+        return []
+    found = []
+    for match in _DEFINED_ACRONYM.finditer(text):
+        words = match[1].split()
+        acronym = match[2]
+        # The longest tail of the name whose initials spell the acronym, not starting with "of", "the"...
+        for i in range(len(words)):
+            if words[i].lower() in _MINOR:
+                continue
+            initials = "".join(w[0] for w in words[i:] if w.lower() not in _MINOR).upper()
+            if initials == acronym.upper():
+                found.append((" ".join(words[i:]), acronym))
+                break
+    return found
