@@ -21,6 +21,7 @@ from retrieval.settings import Settings
 from retrieval.types import ArticleMeta, ArticleRecord, Chunk, ChunkEncoding, StoredChunk
 
 _PAGE = 2000
+_IDS_PER_CALL = 1000     # ids named in one call to the server (read, update, delete)
 # Version of the article records' metadata, kept in the record collection's own metadata. 2: each record
 # also holds ``content_hash`` (its text's hash) and ``stamp`` (the file it was read from, see
 # ``ingest.pipeline.file_stamp``), so ingest recognises an unchanged file, and a duplicate, without reading
@@ -135,27 +136,27 @@ class Index:
             records.update(_records(ids, docs, metas))
         return records
 
+    def _record_pages(self, sources: set[str] | None, include: list[str]):
+        """``(ids, documents, metadatas)`` of the committed records of ``sources`` (else all), a page at a
+        time: a server refuses one read of too many ids ("too many SQL variables")."""
+        if sources is None:
+            yield from self._pages(self.articles, include)
+            return
+        names = sorted(sources)
+        for i in range(0, len(names), _IDS_PER_CALL):
+            got = self.articles.get(ids=names[i:i + _IDS_PER_CALL], include=include)
+            yield got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"]
+
     def committed_versions(self, sources: set[str] | None = None) -> dict[str, tuple[str, int, str]]:
         """``source -> (doc_hash, n_chunks, metadata JSON)`` of every committed article (of ``sources``,
         else all), without the texts: what tells a snapshot which articles changed."""
-        if sources is not None:
-            got = self.articles.get(ids=sorted(sources), include=["metadatas"]) if sources else {"ids": []}
-            pages = [(got["ids"], None, got.get("metadatas"))]
-        else:
-            pages = self._pages(self.articles, ["metadatas"])
         return {source: (meta["doc_hash"], meta["n_chunks"], meta["meta"])
-                for ids, _, metas in pages for source, meta in zip(ids, metas or [])}
+                for ids, _, metas in self._record_pages(sources, ["metadatas"]) for source, meta in zip(ids, metas)}
 
     def record_states(self, sources: set[str] | None = None) -> dict[str, RecordState]:
         """``source -> RecordState`` of every committed article (of ``sources``, else all), without the texts."""
-        if sources is None:
-            pages = self._pages(self.articles, ["metadatas"])
-        else:
-            names = sorted(sources)
-            pages = ((got["ids"], None, got["metadatas"]) for got in
-                     (self.articles.get(ids=names[i:i + 1000], include=["metadatas"]) for i in range(0, len(names), 1000)))
         return {source: RecordState(meta["doc_hash"], meta["n_chunks"], meta.get("content_hash", ""), meta.get("stamp", ""))
-                for ids, _, metas in pages for source, meta in zip(ids, metas or [])}
+                for ids, _, metas in self._record_pages(sources, ["metadatas"]) for source, meta in zip(ids, metas)}
 
     def holders(self, hashes: list[str]) -> dict[str, str]:
         """``content hash -> source`` of the committed articles whose text has one of ``hashes`` (one lookup)."""
@@ -176,12 +177,13 @@ class Index:
     def read_sources(self, sources: set[str]) -> tuple[dict[str, ArticleRecord], list[StoredChunk], np.ndarray]:
         """The committed state of some articles: the records of those still committed, their chunks and
         vectors. What another writer changed is applied from this, not from the change log."""
-        names = sorted(sources)
-        got = self.articles.get(ids=names, include=["documents", "metadatas"]) if names else {"ids": []}
-        records = _records(got["ids"], got.get("documents"), got.get("metadatas")) if got["ids"] else {}
+        records = {}
+        for ids, docs, metas in self._record_pages(sources, ["documents", "metadatas"]):
+            records.update(_records(ids, docs, metas))
+        names = sorted(records)
         chunks, rows = [], []
-        for i in range(0, len(records), 100):
-            batch = sorted(records)[i:i + 100]
+        for i in range(0, len(names), 100):
+            batch = names[i:i + 100]
             got = self.chunks.get(where={"source": {"$in": batch}}, include=["documents", "metadatas", "embeddings"])
             page, page_rows = _stored_chunks(got["ids"], got["documents"], got["metadatas"], got["embeddings"], records)
             chunks += page
@@ -253,8 +255,9 @@ class Index:
         """Record the files' stamps of committed articles whose text did not change (one write per 1,000):
         not a change of the article, so nothing is announced."""
         names = sorted(stamps)
-        for i in range(0, len(names), 1000):
-            self.articles.update(ids=names[i:i + 1000], metadatas=[{"stamp": stamps[s]} for s in names[i:i + 1000]])
+        for i in range(0, len(names), _IDS_PER_CALL):
+            part = names[i:i + _IDS_PER_CALL]
+            self.articles.update(ids=part, metadatas=[{"stamp": stamps[s]} for s in part])
 
     def migrate_records(self) -> int:
         """Bring records written before ``RECORD_FORMAT`` up to it: each text read once, its hash written
@@ -300,8 +303,8 @@ class Index:
         deletes the stray chunks of the sources it writes (``write_articles``)."""
         live = {record.doc_hash[:24] for record in committed.values()}
         orphans = [cid for cid in self.chunks.get(include=[])["ids"] if cid.split(":", 1)[0] not in live]
-        for i in range(0, len(orphans), 1000):
-            self.chunks.delete(ids=orphans[i:i + 1000])
+        for i in range(0, len(orphans), _IDS_PER_CALL):
+            self.chunks.delete(ids=orphans[i:i + _IDS_PER_CALL])
         return len(orphans)
 
     @staticmethod
