@@ -100,6 +100,7 @@ class FeatureExtractor:
         new = [label for a, b, label in entities if not set(terms(text[a:b])) <= q.asked]
         wanted = ANSWER_LABELS.get(q.question.expects or "")
         sentence_stance = stance(sentence)
+        speech = bool(SPEECH.search(sentence))
         return (source, s, e, i), {
             "chunk_dense": hit.dense, "chunk_dense_gap": q.best_dense - hit.dense, "chunk_rank": rank / len(q.hits),
             "fused_score": hit.score / q.best_fused, "bm25": hit.lexical / q.best_bm25, "dense_only": float(hit.lexical == 0),
@@ -114,8 +115,8 @@ class FeatureExtractor:
             "new_entities": math.log1p(len(new)), "has_number": float(any(c.isdigit() for c in sentence)),
             "length": math.log(max(e - s, 1)), "position": i / max(len(sentences), 1),
             "question_stance": float(q.stance), "sentence_stance": float(sentence_stance),
-            "stance_agrees": float(q.stance * sentence_stance), "reported_speech": float(bool(SPEECH.search(sentence))),
-            "speech_asked_and_given": float(q.asks_speech and bool(SPEECH.search(sentence))),
+            "stance_agrees": float(q.stance * sentence_stance), "reported_speech": float(speech),
+            "speech_asked_and_given": float(q.asks_speech and speech),
             **{f"expects_{kind}": float((q.question.expects or "other") == kind) for kind in KINDS},
         }
 

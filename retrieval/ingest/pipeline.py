@@ -22,10 +22,10 @@ from filelock import FileLock, Timeout
 
 from retrieval.errors import IndexBusy, UnreadableFile
 from retrieval.index.embedding import Embedder
-from retrieval.index.store import Index, RecordState
+from retrieval.index.store import Index, RecordState, content_hash
 from retrieval.ingest.chunking import chunk_article
 from retrieval.ingest.cleaning import body_spans, label_lines
-from retrieval.ingest.admission import NAME_LIMIT, SIDECAR, admit, content_hash
+from retrieval.ingest.admission import NAME_LIMIT, SIDECAR, admit
 from retrieval.ingest.loading import is_article_file, read_article
 from retrieval.ingest.metadata import merge, meta_from_text, read_sidecar
 from retrieval.settings import Settings
