@@ -27,6 +27,7 @@ from retrieval.index.store import Index, collection_name, open_client
 from retrieval.ingest.cleaning import label_lines
 from retrieval.ingest.metadata import merge, meta_from_text, write_sidecar
 from retrieval.ingest.pipeline import IngestReport, Progress, ingest
+from retrieval.search.dense import DenseSearch
 from retrieval.search.filters import Filters, resolve
 from retrieval.search.hybrid import HybridRetriever
 from retrieval.settings import Settings
@@ -85,7 +86,8 @@ class Assistant:
         self.llm = llm or (make_llm(s.llm, s.llm_base_url, s.llm_timeout, key) if s.llm else None)
         self.embedder = embedder or Embedder.from_settings(self.settings)
         self.index = Index(open_client(self.settings), collection_name(self.settings.collection, self.embedder.encoder),
-                           self.embedder.identity)
+                           self.embedder.identity, s.hnsw_ef_search)
+        self._dense = DenseSearch(self.index, s.exact_search_up_to)
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         place = f"{s.chroma_host}-{s.chroma_port}-" if s.chroma_host else ""
@@ -105,7 +107,7 @@ class Assistant:
             analyzer = QuestionAnalyzer(self._aliases, snapshot.lexical.vocabulary,
                                         self.analyzer.known | snapshot.known_terms(changed))
         analyze = lru_cache(maxsize=1024)(analyzer.analyze)
-        retriever = HybridRetriever(snapshot=snapshot, embedder=self.embedder, analyze=analyze,
+        retriever = HybridRetriever(snapshot=snapshot, embedder=self.embedder, dense=self._dense, analyze=analyze,
                                     candidates=s.candidates, k=s.retrieve_k)
         selector = QuoteSelector(snapshot, AnswerPolicy.from_settings(s, self.scorer))
         answerer = Answerer(retriever, snapshot, selector, self.llm, s.llm or "")

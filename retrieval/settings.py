@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     model_cache_dir: Path = PROJECT_DIR / "models"
     aliases_file: Path = PROJECT_DIR / "retrieval" / "text" / "aliases.json"
 
+    # Dense search is exact (over vectors the instance holds) up to this many chunks; past it, by the
+    # index's HNSW graph with this ef_search (the server's, with CHROMA_HOST), so an instance need
+    # not hold every vector. 0: always the graph. See README, "Dense search".
+    exact_search_up_to: int = Field(default=200_000, ge=0)
+    hnsw_ef_search: int = Field(default=400, ge=1)
+
     chunk_chars: int = 600          # target chunk size; chunks break at sentence ends
     candidates: int = 30            # per retriever (dense and BM25) before fusion
     retrieve_k: int = 8             # fused chunks handed to the answerer

@@ -1,4 +1,5 @@
-"""Dense search is exact: over every committed chunk vector, each row the vector of its chunk."""
+"""Dense search: exact over the snapshot's vectors (each row the vector of its chunk), or, past a size, by the
+index's HNSW graph, which must find what exact search finds and skip what the snapshot does not hold."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,14 +12,17 @@ def brute_force(vectors: np.ndarray, query: np.ndarray, n: int, allowed: np.ndar
 
 def test_each_row_is_the_vector_of_its_chunk(assistant, embedder):
     snapshot = assistant.snapshot
-    assert snapshot.vectors.shape == (len(snapshot.chunks), 384) == (53, 384)
+    vectors = snapshot.rows(np.arange(len(snapshot.chunks)))
+    assert vectors.shape == (len(snapshot.chunks), 384) == (53, 384)
     picked = [0, 17, 52]
     fresh = np.array(embedder.embed_documents([snapshot.chunks[i].text for i in picked]), dtype=np.float32)
-    assert np.allclose(snapshot.vectors[picked], fresh, atol=1e-5)
+    assert np.allclose(vectors[picked], fresh, atol=1e-5)
+    assert np.array_equal(np.array([snapshot.vector(i) for i in picked]), vectors[picked])
 
 
 def test_nearest_is_the_exact_ranking_with_and_without_a_source_mask(assistant):
     snapshot = assistant.snapshot
+    vectors = snapshot.rows(np.arange(len(snapshot.chunks)))
     rng = np.random.default_rng(7)
     sources = frozenset(sorted(snapshot.articles)[:2])
     mask = snapshot.mask(sources)
@@ -27,12 +31,12 @@ def test_nearest_is_the_exact_ranking_with_and_without_a_source_mask(assistant):
         query = rng.normal(size=384).astype(np.float32)
         query /= np.linalg.norm(query)
         got = snapshot.nearest(query, 10)
-        assert [pos for pos, _ in got] == brute_force(snapshot.vectors, query, 10, everything)
+        assert [pos for pos, _ in got] == brute_force(vectors, query, 10, everything)
         assert [sim for _, sim in got] == sorted((sim for _, sim in got), reverse=True)
         masked = snapshot.nearest(query, 10, mask)
-        assert [pos for pos, _ in masked] == brute_force(snapshot.vectors, query, 10, mask)
+        assert [pos for pos, _ in masked] == brute_force(vectors, query, 10, mask)
         assert {snapshot.chunks[pos].source for pos, _ in masked} <= sources
-    query = snapshot.vectors[5]
+    query = vectors[5]
     assert len(snapshot.nearest(query, 1000)) == 53
     assert snapshot.nearest(query, 1)[0][0] == 5
     assert snapshot.nearest(query, 5, np.zeros(53, dtype=bool)) == []
@@ -42,5 +46,86 @@ def test_the_retrievers_similarity_is_the_cosine_of_question_and_chunk(assistant
     question = assistant.analyze("What did Khamenei say about the PMF?")
     query = np.array(embedder.embed_query(question.dense_text or question.text), dtype=np.float32)
     for hit in assistant.retriever.hits(question):
-        row = assistant.snapshot.vectors[assistant.snapshot.position[hit.chunk.id]]
+        row = assistant.snapshot.vector(assistant.snapshot.position[hit.chunk.id])
         assert abs(hit.dense - float(row @ query)) < 1e-6
+
+
+def graph_instance(make_assistant, corpus=None, **overrides):
+    """An assistant whose dense search always asks the index's HNSW graph."""
+    from tests.conftest import CORPUS
+
+    built = make_assistant(corpus or CORPUS, exact_search_up_to=0, **overrides)
+    built.ingest()
+    return built
+
+
+def test_the_graph_finds_what_exact_search_finds(make_assistant, assistant):
+    from eval.runner import load_questions
+
+    graph = graph_instance(make_assistant)
+    snapshot, dense = graph.snapshot, graph.retriever.dense
+    assert dense.exact_up_to == 0 and graph.index.chunks.configuration_json["hnsw"]["ef_search"] == 400
+    sources = frozenset(sorted(snapshot.articles)[:2])
+    for item in load_questions()[:40]:
+        question = graph.analyze(item["question"])
+        vector = graph.embedder.query_vector(question.dense_text or question.text)
+        for mask in (None, snapshot.mask(sources)):
+            found, exact = dense.nearest(snapshot, vector, 30, mask), snapshot.nearest(vector, 30, mask)
+            assert [p for p, _ in found] == [p for p, _ in exact]
+            assert np.allclose([s for _, s in found], [s for _, s in exact], atol=1e-4)
+        # The whole retrieval and answer are those of the exact instance over the same articles.
+        assert [h.chunk.id for h in graph.retriever.hits(question)] == \
+               [h.chunk.id for h in assistant.retriever.hits(assistant.analyze(item["question"]))]
+    question = "Which militias refuse to disarm?"
+    assert graph.ask(question).to_dict()["quotes"] == assistant.ask(question).to_dict()["quotes"]
+
+
+def test_the_graph_skips_chunks_the_snapshot_does_not_hold(chroma_server, make_assistant, tmp_path):
+    graph = graph_instance(make_assistant, chroma_host="127.0.0.1", chroma_port=chroma_server)
+    snapshot, dense = graph.snapshot, graph.retriever.dense
+    vector = graph.embedder.query_vector("Who commands the Popular Mobilization Forces?")
+    before = dense.nearest(snapshot, vector, 10)
+    # A chunk in the collection that no record commits (as an interrupted or running ingest leaves),
+    # nearer to the question than any: the server returns it first; search skips it, still 10 results.
+    graph.index.chunks.upsert(ids=["uncommitted:0:10"], embeddings=[vector.tolist()], documents=["stray"],
+                              metadatas=[{"source": "stray.txt", "doc_hash": "x", "start": 0, "end": 5}])
+    assert graph.index.query(vector.tolist(), 1)[0][0] == "uncommitted:0:10"
+    assert dense.nearest(snapshot, vector, 10) == before and len(before) == 10
+
+
+def test_a_collection_made_with_another_ef_search_is_set_to_this_one(tmp_path, embedder):
+    from retrieval.index.store import Index, open_client
+    from retrieval.settings import Settings
+
+    client = open_client(Settings(index_dir=tmp_path))
+    assert Index(client, "chunks", embedder.identity, ef_search=100).chunks.configuration_json["hnsw"]["ef_search"] == 100
+    assert Index(client, "chunks", embedder.identity, ef_search=400).chunks.configuration_json["hnsw"]["ef_search"] == 400
+    assert client.get_collection("chunks").configuration_json["hnsw"]["ef_search"] == 400
+
+
+def test_changes_append_vectors_without_copying_the_mapped_ones(make_assistant, tmp_path, monkeypatch):
+    from retrieval.index import saved
+    from retrieval.index import snapshot as snapshot_module
+    from tests.test_shared_index import BASE, NEW, NEW_QUESTION, answered_from, corpus_of
+
+    monkeypatch.setattr(saved, "RESAVE_CHUNKS", 0)
+    corpus = corpus_of(tmp_path / "corpus", BASE)
+    make_assistant(corpus, exact_search_up_to=0).ingest()
+    graph = make_assistant(corpus, exact_search_up_to=0)       # opened from the saved copy: mapped
+    mapped = graph.snapshot.vectors
+    assert isinstance(mapped, np.memmap) and len(mapped) == len(graph.snapshot.chunks) == 9
+    monkeypatch.setattr(saved, "RESAVE_CHUNKS", 10**6)
+    monkeypatch.setattr(snapshot_module, "COMPACT_MIN", 10**6)
+    monkeypatch.setattr(snapshot_module, "COMPACT_SHARE", 10.0)
+    corpus_of(corpus, NEW)
+    assert graph.ingest().added == [NEW]
+    assert graph.snapshot.vectors is mapped and len(graph.snapshot.added) == len(graph.snapshot.chunks_of(NEW))
+    assert answered_from(graph, NEW_QUESTION, NEW)
+    # Saved again (compacted), the snapshot maps the new copy's vectors instead of holding them.
+    monkeypatch.setattr(saved, "RESAVE_CHUNKS", 0)
+    (corpus / BASE).unlink()
+    graph.ingest()
+    vectors = graph.snapshot.vectors
+    assert isinstance(vectors, np.memmap) and vectors is not mapped and not len(graph.snapshot.added)
+    assert len(vectors) == len(graph.snapshot.chunks) == len(graph.snapshot.chunks_of(NEW))
+    assert answered_from(graph, NEW_QUESTION, NEW)

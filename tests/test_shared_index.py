@@ -42,7 +42,7 @@ def chunk_table(snapshot: Snapshot) -> dict[str, tuple]:
         c: StoredChunk = snapshot.chunks[i]
         vectors = None if c.sentence_vectors is None else np.asarray(c.sentence_vectors, np.float32).round(3).tobytes()
         table[c.id] = (c.source, c.start, c.end, c.text, c.sentences, c.entities, vectors,
-                       np.asarray(snapshot.vectors[i]).round(5).tobytes())
+                       np.asarray(snapshot.vector(i)).round(5).tobytes())
     return table
 
 

@@ -66,13 +66,16 @@ class SavedCopy:
 
     def _save(self, snapshot: Snapshot) -> None:
         """Save, unless the folder cannot be written (read-only, full) or another process is saving the
-        same snapshot right now: the copy only saves time, the index stays the truth."""
+        same snapshot right now: the copy only saves time, the index stays the truth. A (compacted)
+        snapshot saved then maps its vectors from the copy instead of holding them."""
         if self.folder is None:
             return
         try:
             save(snapshot, self.folder, self.key)
             self.pending = 0
-        except OSError:
+            if snapshot.alive is None and not len(snapshot.added):
+                snapshot.vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+        except (OSError, ValueError):
             pass
 
 
@@ -85,7 +88,7 @@ def save(snapshot: Snapshot, folder: Path, key: dict) -> None:
     tmp.mkdir()
     try:
         chunks = snapshot.chunks
-        np.save(tmp / "vectors.npy", np.ascontiguousarray(snapshot.vectors, dtype=np.float32))
+        np.save(tmp / "vectors.npy", np.concatenate([snapshot.vectors, snapshot.added]).astype(np.float32, copy=False))
         dims = next((c.sentence_vectors.shape[1] for c in chunks if c.sentence_vectors is not None
                      and c.sentence_vectors.size), 0)
         sentence_rows = [c.sentence_vectors if c.sentence_vectors is not None and c.sentence_vectors.size

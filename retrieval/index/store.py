@@ -91,13 +91,17 @@ class Index:
     collection records the identity of the embedder that wrote its vectors (``embedder``); an
     index written by another model cannot be opened with this one."""
 
-    def __init__(self, client, name: str, embedder: str):
+    def __init__(self, client, name: str, embedder: str, ef_search: int = 400):
+        """``ef_search``: the breadth of the chunk collection's HNSW search (``query``); set on a collection
+        made before with another, which takes effect in processes that load its index afterwards."""
         self.embedder = embedder
         self._client = client
         try:
             self.chunks = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}},
                 metadata={"embedder": embedder})
+            if (self.chunks.configuration_json.get("hnsw") or {}).get("ef_search", ef_search) != ef_search:
+                self.chunks.modify(configuration={"hnsw": {"ef_search": ef_search}})
             # Article records carry no meaningful vector; Chroma requires one, so it is [0].
             self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
             # Every write is announced here, so other instances on the same server apply it.
@@ -190,11 +194,12 @@ class Index:
             rows += [page_rows] if page else []
         return records, chunks, (np.concatenate(rows) if chunks else np.empty((0, 0), dtype=np.float32))
 
-    def query(self, vector: list[float], n: int) -> list[tuple[str, float]]:
-        """``(chunk id, cosine similarity)`` of the nearest chunks by Chroma's approximate (HNSW)
-        search. Retrieval does not use it (its search is exact, see ``Snapshot.nearest``); the
-        benchmark measures it as the bare reference and for its recall."""
-        count = self.chunks.count()
+    def query(self, vector: list[float], n: int, count: int | None = None) -> list[tuple[str, float]]:
+        """``(chunk id, cosine similarity)`` of the ``n`` nearest chunks by Chroma's approximate (HNSW)
+        search, with the collection's ``ef_search``; done by the server when there is one. ``count``:
+        how many chunks the collection holds, when known (else asked: one more call). The ids may
+        include chunks that are not committed (an ingest under way, or not yet collected)."""
+        count = self.chunks.count() if count is None else count
         if not count:
             return []
         got = self.chunks.query(query_embeddings=[vector], n_results=min(n, count), include=["distances"])

@@ -10,6 +10,7 @@ from pydantic import ConfigDict
 
 from retrieval.index.embedding import Embedder
 from retrieval.index.snapshot import Snapshot
+from retrieval.search.dense import DenseSearch
 from retrieval.text.question import Question
 from retrieval.types import Hit
 
@@ -23,6 +24,7 @@ class HybridRetriever(BaseRetriever):
 
     snapshot: Snapshot
     embedder: Embedder
+    dense: DenseSearch
     analyze: Callable[[str], Question]
     candidates: int = 30
     k: int = 8
@@ -31,16 +33,17 @@ class HybridRetriever(BaseRetriever):
         """The ``k`` best chunks (default ``self.k``) by fused rank, of ``sources`` only if given."""
         vector = self.embedder.query_vector(question.dense_text or question.text)
         mask = self.snapshot.mask(sources) if sources is not None else None
-        dense = self.snapshot.nearest(vector, self.candidates, mask)
+        dense = self.dense.nearest(self.snapshot, vector, self.candidates, mask)
         lexical = self.snapshot.lexical.search(question.query_terms, self.candidates, mask)
         fused: dict[int, float] = {}
         for ranked in (dense, lexical):
             for rank, (pos, _) in enumerate(ranked):
                 fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank + 1)
         top = sorted(fused, key=fused.get, reverse=True)[:k or self.k]
-        bm25 = dict(lexical)
+        bm25, similarity = dict(lexical), dict(dense)
         chunks, articles = self.snapshot.chunks, self.snapshot.articles
-        return [Hit(chunks[pos], articles[chunks[pos].source].meta, fused[pos], float(self.snapshot.vectors[pos] @ vector),
+        return [Hit(chunks[pos], articles[chunks[pos].source].meta, fused[pos],
+                    similarity[pos] if pos in similarity else float(self.snapshot.vector(pos) @ vector),
                     bm25.get(pos, 0.0)) for pos in top]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
