@@ -33,10 +33,10 @@ class Settings(BaseSettings):
     model_cache_dir: Path = PROJECT_DIR / "models"
     aliases_file: Path = PROJECT_DIR / "retrieval" / "text" / "aliases.json"
 
-    # Dense search is exact (over vectors the instance holds) up to this many chunks; past it, by the
-    # index's HNSW graph with this ef_search (the server's, with CHROMA_HOST), so an instance need
-    # not hold every vector. 0: always the graph. See README, "Dense search".
-    exact_search_up_to: int = Field(default=200_000, ge=0)
+    # Dense search: "exact" over the vectors the instance maps, or "graph": the index's HNSW graph with
+    # this ef_search (the server's, with CHROMA_HOST), so an instance need not read every vector; it
+    # loses neighbours on corpora full of near duplicates. See README, "Dense search".
+    dense_search: Literal["exact", "graph"] = "exact"
     hnsw_ef_search: int = Field(default=400, ge=1)
 
     chunk_chars: int = 600          # target chunk size; chunks break at sentence ends

@@ -1,8 +1,12 @@
-"""Dense search: exact over the snapshot's vectors (each row the vector of its chunk), or, past a size, by the
-index's HNSW graph, which must find what exact search finds and skip what the snapshot does not hold."""
+"""Dense search: exact over the snapshot's vectors (each row the vector of its chunk), or by the
+index's HNSW graph (``QA_DENSE_SEARCH=graph``), which must find what exact search finds and skip what the
+snapshot does not hold."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+from retrieval.index.snapshot import Snapshot
 
 
 def brute_force(vectors: np.ndarray, query: np.ndarray, n: int, allowed: np.ndarray) -> list[int]:
@@ -51,26 +55,31 @@ def test_the_retrievers_similarity_is_the_cosine_of_question_and_chunk(assistant
 
 
 def graph_instance(make_assistant, corpus=None, **overrides):
-    """An assistant whose dense search always asks the index's HNSW graph."""
+    """An assistant whose dense search asks the index's HNSW graph."""
     from tests.conftest import CORPUS
 
-    built = make_assistant(corpus or CORPUS, exact_search_up_to=0, **overrides)
+    built = make_assistant(corpus or CORPUS, dense_search="graph", **overrides)
     built.ingest()
     return built
 
 
-def test_the_graph_finds_what_exact_search_finds(make_assistant, assistant):
+def test_the_graph_finds_what_exact_search_finds(make_assistant, assistant, monkeypatch):
     from eval.runner import load_questions
+    from retrieval.search import dense as dense_module
 
+    monkeypatch.setattr(dense_module, "NARROW", 0)      # filters too go to the graph, however narrow
     graph = graph_instance(make_assistant)
     snapshot, dense = graph.snapshot, graph.retriever.dense
-    assert dense.exact_up_to == 0 and graph.index.chunks.configuration_json["hnsw"]["ef_search"] == 400
+    assert dense.graph and graph.index.chunks.configuration_json["hnsw"]["ef_search"] == 400
     sources = frozenset(sorted(snapshot.articles)[:2])
     for item in load_questions()[:40]:
         question = graph.analyze(item["question"])
         vector = graph.embedder.query_vector(question.dense_text or question.text)
         for mask in (None, snapshot.mask(sources)):
-            found, exact = dense.nearest(snapshot, vector, 30, mask), snapshot.nearest(vector, 30, mask)
+            exact = snapshot.nearest(vector, 30, mask)
+            with monkeypatch.context() as patch:
+                patch.setattr(Snapshot, "nearest", lambda *args: pytest.fail("fell back to exact search"))
+                found = dense.nearest(snapshot, vector, 30, mask)
             assert [p for p, _ in found] == [p for p, _ in exact]
             assert np.allclose([s for _, s in found], [s for _, s in exact], atol=1e-4)
         # The whole retrieval and answer are those of the exact instance over the same articles.
@@ -80,7 +89,7 @@ def test_the_graph_finds_what_exact_search_finds(make_assistant, assistant):
     assert graph.ask(question).to_dict()["quotes"] == assistant.ask(question).to_dict()["quotes"]
 
 
-def test_the_graph_skips_chunks_the_snapshot_does_not_hold(chroma_server, make_assistant, tmp_path):
+def test_the_graph_skips_chunks_the_snapshot_does_not_hold(chroma_server, make_assistant, monkeypatch):
     graph = graph_instance(make_assistant, chroma_host="127.0.0.1", chroma_port=chroma_server)
     snapshot, dense = graph.snapshot, graph.retriever.dense
     vector = graph.embedder.query_vector("Who commands the Popular Mobilization Forces?")
@@ -90,6 +99,7 @@ def test_the_graph_skips_chunks_the_snapshot_does_not_hold(chroma_server, make_a
     graph.index.chunks.upsert(ids=["uncommitted:0:10"], embeddings=[vector.tolist()], documents=["stray"],
                               metadatas=[{"source": "stray.txt", "doc_hash": "x", "start": 0, "end": 5}])
     assert graph.index.query(vector.tolist(), 1)[0][0] == "uncommitted:0:10"
+    monkeypatch.setattr(Snapshot, "nearest", lambda *args: pytest.fail("fell back to exact search"))
     assert dense.nearest(snapshot, vector, 10) == before and len(before) == 10
 
 
@@ -110,8 +120,8 @@ def test_changes_append_vectors_without_copying_the_mapped_ones(make_assistant, 
 
     monkeypatch.setattr(saved, "RESAVE_CHUNKS", 0)
     corpus = corpus_of(tmp_path / "corpus", BASE)
-    make_assistant(corpus, exact_search_up_to=0).ingest()
-    graph = make_assistant(corpus, exact_search_up_to=0)       # opened from the saved copy: mapped
+    make_assistant(corpus, dense_search="graph").ingest()
+    graph = make_assistant(corpus, dense_search="graph")       # opened from the saved copy: mapped
     mapped = graph.snapshot.vectors
     assert isinstance(mapped, np.memmap) and len(mapped) == len(graph.snapshot.chunks) == 9
     monkeypatch.setattr(saved, "RESAVE_CHUNKS", 10**6)

@@ -21,6 +21,9 @@ from retrieval.settings import Settings
 from retrieval.types import ArticleMeta, ArticleRecord, Chunk, ChunkEncoding, StoredChunk
 
 _PAGE = 2000
+# The chunk collection's HNSW graph (new collections; ``ef_search`` is the Index's): ef_construction 200
+# is what the recall figures of README, "Dense search", were measured with (Chroma's default: 100).
+HNSW = {"space": "cosine", "ef_construction": 200}
 _IDS_PER_CALL = 1000     # ids named in one call to the server (read, update, delete)
 # Version of the article records' metadata, kept in the record collection's own metadata. 2: each record
 # also holds ``content_hash`` (its text's hash) and ``stamp`` (the file it was read from, see
@@ -98,7 +101,7 @@ class Index:
         self._client = client
         try:
             self.chunks = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}},
+                name, embedding_function=None, configuration={"hnsw": {**HNSW, "ef_search": ef_search}},
                 metadata={"embedder": embedder})
             if (self.chunks.configuration_json.get("hnsw") or {}).get("ef_search", ef_search) != ef_search:
                 self.chunks.modify(configuration={"hnsw": {"ef_search": ef_search}})
