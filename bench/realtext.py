@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import sys
 import time
@@ -172,8 +173,6 @@ def measure(size: int, cold: bool) -> dict:
     article added and deleted: the writer's ingest time and another instance's time to apply each."""
     import shutil
 
-    from bench.stats import percentile
-    from eval.runner import load_questions
     from retrieval.assistant import Assistant
     from retrieval.index.embedding import Embedder
 
@@ -185,8 +184,23 @@ def measure(size: int, cold: bool) -> dict:
     rss0 = rss_mb()
     t0 = time.perf_counter()
     assistant = Assistant(settings, embedder=embedder)
-    result = {"size": size, "cold": cold, "open_s": time.perf_counter() - t0, "chunks": len(assistant.snapshot.chunks),
+    result = {"size": size, "cold": cold, "server": bool(settings.chroma_host),
+              "dense_search": settings.dense_search, "encoder": settings.encoder,
+              "open_s": time.perf_counter() - t0, "chunks": len(assistant.snapshot.chunks),
               "rss_after_open_mb": rss_mb(), "rss_model_mb": rss0}
+    result.update(asked(assistant))
+    if not cold:
+        result.update(one_article_in_and_out(assistant, Assistant(settings, embedder=embedder), settings))
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def asked(assistant) -> dict:
+    """The eval's 115 questions asked once to warm up, then twice timed: warm ``ask`` p50/p95, retrieval
+    Hits@4 of the answerable ones, and RSS afterwards."""
+    from bench.stats import percentile
+    from eval.runner import load_questions
+
     questions = load_questions()
     texts = [q["question"] for q in questions]
     for t in texts:
@@ -200,12 +214,8 @@ def measure(size: int, cold: bool) -> dict:
     answerable = [q for q in questions if q.get("answerable")]
     hits = sum(any(g in h.chunk.text for h in assistant.retriever.hits(assistant.analyze(q["question"]), k=10)[:4]
                    for g in q["gold"]) for q in answerable)
-    result.update(ask_p50_ms=percentile(ask_ms, 0.5), ask_p95_ms=percentile(ask_ms, 0.95),
-                  hits_at_4=hits / len(answerable), rss_after_questions_mb=rss_mb())
-    if not cold:
-        result.update(one_article_in_and_out(assistant, Assistant(settings, embedder=embedder), settings))
-    result["peak_rss_mb"] = peak_rss_mb()
-    return result
+    return {"ask_p50_ms": percentile(ask_ms, 0.5), "ask_p95_ms": percentile(ask_ms, 0.95),
+            "hits_at_4": hits / len(answerable), "rss_after_questions_mb": rss_mb()}
 
 
 TEST_ARTICLES = (("incremental-test.txt", "001_adf714cf9f5e1bca.txt"),
@@ -255,9 +265,14 @@ def one_article_in_and_out(assistant, other, settings) -> dict:
     return result
 
 
-def hnsw(size: int, ms: list[int], efs: list[int]) -> list[dict]:
+def hnsw(size: int, ms: list[int], efs: list[int], composed: bool = False, host: str | None = None,
+         built_ef: int | None = None) -> list[dict]:
     """Chroma's HNSW recall@30 against exact search over the same vectors, for the eval questions' vectors,
-    per ``M`` (a vectors-only collection of its own, built once) and ``ef_search``; query p50 per setting."""
+    per ``M`` (a vectors-only collection of its own, built once, resumable) and ``ef_search``; query p50 per
+    setting. ``composed``: the vectors of ``dense`` (no index of that size needed: 1M); ``host``
+    (``host:port``): the collections of a ``chroma run`` serving ``hnsw-<size>``, queried over HTTP;
+    ``built_ef``: measure the collection built for that ef_search with the one ``efs`` value instead
+    (set, then measured by the same command in a fresh process, which loads the graph with it)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -269,34 +284,182 @@ def hnsw(size: int, ms: list[int], efs: list[int]) -> list[dict]:
 
     settings = settings_for(size)
     embedder = Embedder.from_settings(settings)
-    index = Index(open_client(settings), settings.collection, embedder.identity)
-    snapshot = SavedCopy(index, settings.index_dir / "snapshot" / settings.collection).open()
-    vectors, ids = np.asarray(snapshot.vectors), [c.id for c in snapshot.chunks]
+    if composed:
+        vectors = composed_vectors(size)
+    else:
+        index = Index(open_client(settings), settings.collection, embedder.identity)
+        vectors = np.asarray(SavedCopy(index, settings.index_dir / "snapshot" / settings.collection).open().vectors)
+    ids = range(len(vectors))
+    # Composed row i is a copy of real chunk i % n_real: the text a neighbour would show.
+    n_real = len(encodings()) if composed else len(vectors)
+    text_of = (lambda i: i % n_real)
     queries = np.asarray([embedder.query_vector(q["question"]) for q in load_questions()])
-    exact = [set(np.argsort(-(vectors @ q))[:30].tolist()) for q in queries]
-    client = chromadb.PersistentClient(path=str(CACHE / f"hnsw-{size}"), settings=ChromaSettings(anonymized_telemetry=False))
+    exact = [set(np.argpartition(-(vectors @ q), 29)[:30].tolist()) for q in queries]
+    client = (chromadb.HttpClient(host=host.split(":")[0], port=int(host.split(":")[1]),
+                                  settings=ChromaSettings(anonymized_telemetry=False)) if host else
+              chromadb.PersistentClient(path=str(CACHE / f"hnsw-{size}"), settings=ChromaSettings(anonymized_telemetry=False)))
     rows = []
     for m in ms:
         for ef in efs:
-            # ef_search given at creation: changed later with modify(), it made no difference to any result.
-            col = client.get_or_create_collection(f"m{m}-ef{ef}", embedding_function=None, configuration={
+            # ef_search given at creation: a modify() takes effect only where the index is loaded afterwards
+            # (a new process, a restarted server), not in a process that has it loaded already.
+            col = client.get_or_create_collection(f"m{m}-ef{built_ef or ef}", embedding_function=None, configuration={
                 "hnsw": {"space": "cosine", "max_neighbors": m, "ef_construction": 200, "ef_search": ef}})
+            if col.configuration_json["hnsw"]["ef_search"] != ef:
+                assert built_ef and len(efs) == 1 and col.count() == len(ids), "build it first; one ef a process"
+                col.modify(configuration={"hnsw": {"ef_search": ef}})
+                # This process keeps the configuration it read: the same command again, in a fresh one.
+                os.execv(sys.executable, [sys.executable, *sys.argv])
             t0 = time.perf_counter()
             for lo in range(col.count(), len(ids), 5000):
                 col.add(ids=[str(i) for i in range(lo, min(lo + 5000, len(ids)))], embeddings=vectors[lo:lo + 5000])
+                if lo % 100000 == 0:
+                    print(f"{lo + 5000} vectors added ({time.perf_counter() - t0:.0f} s)", flush=True)
             build_s = time.perf_counter() - t0
-            recall, ms_ = [], []
+            recall, text_recall, ms_ = [], [], []
             for _ in range(3):
                 for q, want in zip(queries, exact):
                     t1 = time.perf_counter()
                     got = col.query(query_embeddings=[q.tolist()], n_results=30, include=[])
                     ms_.append(1000 * (time.perf_counter() - t1))
-                    recall.append(len(want & {int(i) for i in got["ids"][0]}) / 30)
-            rows.append({"size": len(ids), "M": m, "ef_search": ef, "recall_at_30": float(np.mean(recall)),
+                    found = {int(i) for i in got["ids"][0]}
+                    recall.append(len(want & found) / 30)
+                    texts = {text_of(i) for i in want}
+                    text_recall.append(len(texts & {text_of(i) for i in found}) / len(texts))
+            rows.append({"size": len(ids), "M": m, "via": "http" if host else "in process", "ef_search": ef,
+                         "recall_at_30": float(np.mean(recall)), "text_recall_at_30": float(np.mean(text_recall)),
                          "min_recall": float(np.min(recall)), "query_p50_ms": percentile(ms_, 0.5),
                          "build_s": build_s})
             print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def compose_million(size: int = 1_000_000, m: int = 16) -> dict:
+    """A saved snapshot of ``size`` chunks, composed from the 100k index's saved copy (build and measure
+    ``--size 100000`` first): copy ``r`` of every article under the name ``<source>~r<r>`` with its
+    own text object, its chunks' vectors perturbed as ``perturbed`` does, BM25 built from the copied
+    term ids; written as an instance saves its copy, to ``snapshot-<size>/`` (no Chroma index of
+    that size is needed: ~5 GB of metadata). Then its vectors under the chunks' ids into an HNSW
+    collection (``graph-<size>-m<m>/``, configured as the product's ``Index`` configures its chunks,
+    with M ``m``), so the graph's answers are the snapshot's chunks. Both resumable: a finished part is not redone."""
+    import math
+    from dataclasses import replace
+
+    from retrieval.index import saved
+    from retrieval.index.lexical import LexicalIndex
+    from retrieval.index.snapshot import Snapshot
+    from retrieval.types import StoredChunk
+
+    folder = CACHE / f"snapshot-{size}"
+    result: dict = {"size": size}
+    if not (folder / "key.json").exists():
+        t0 = time.perf_counter()
+        base_folder = settings_for(100000).index_dir / "snapshot" / settings_for(100000).collection
+        base = saved.load(base_folder, json.loads((base_folder / "key.json").read_text()))
+        assert base is not None, "measure --size 100000 first: it saves the copy this starts from"
+        copies = math.ceil(size / len(base.chunks))
+        articles, chunks, tokens, rows = {}, [], [], []
+        base_vectors = np.asarray(base.vectors)
+        for r in range(copies):
+            before = len(chunks)
+            name = (lambda source: source) if r == 0 else (lambda source, r=r: f"{source}~r{r}")
+            for source, record in base.articles.items():
+                articles[name(source)] = replace(record, source=name(source), text=(record.text + " ")[:-1])
+            for i, c in enumerate(base.chunks):
+                if len(chunks) == size:
+                    break
+                text = articles[name(c.source)].text
+                chunks.append(StoredChunk(c.id if r == 0 else f"{c.id}~r{r}", name(c.source), c.start, c.end,
+                                          text[c.start:c.end], c.sentences, c.sentence_vectors, c.entities))
+                tokens.append(base.lexical._tokens[i])
+            n = len(chunks) - before
+            rows.append(base_vectors[:n] if r == 0 else perturbed(base_vectors[:n], 7919 * r))
+        kept = {c.source for c in chunks}
+        articles = {s: a for s, a in articles.items() if s in kept}
+        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
+        chunks = [chunks[i] for i in order]
+        vectors = np.concatenate(rows)[order]
+        lexical = LexicalIndex(chunks, [tokens[i] for i in order], base.lexical._vocab)
+        snapshot = Snapshot(articles, chunks, vectors, lexical, ordered=True)
+        saved.save(snapshot, folder, {"format": saved.FORMAT, "composed": size})
+        result["compose_s"] = time.perf_counter() - t0
+        del snapshot, lexical, vectors, chunks, articles
+    result.update(_graph_collection(folder, size, m))
+    return result
+
+
+def _graph(size: int, m: int = 16, host: str | None = None):
+    """The product's ``Index`` over the graph collection of the composed snapshot (made as ``Index``
+    makes its chunk collection, with ``max_neighbors`` ``m``); on the ``chroma run`` at ``host``
+    (``host:port``) serving ``graph-<size>-m<m>/chroma``, if given."""
+    from retrieval.index.store import HNSW, Index, open_client
+
+    client = open_client(Settings(index_dir=CACHE / f"graph-{size}-m{m}", chroma_host=host and host.split(":")[0],
+                                  chroma_port=int(host.split(":")[1]) if host else 8000))
+    identity = f"composed-{ENCODER}"
+    client.get_or_create_collection("chunks", embedding_function=None, metadata={"embedder": identity},
+                                    configuration={"hnsw": {**HNSW, "ef_search": 400, "max_neighbors": m}})
+    return Index(client, "chunks", identity)
+
+
+def _graph_collection(folder: Path, size: int, m: int) -> dict:
+    import pickle as pickle_
+
+    index = _graph(size, m)
+    table = pickle_.loads((folder / "chunks.pkl").read_bytes())
+    ids = [row[0] for row in table]
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    t0 = time.perf_counter()
+    for lo in range(index.chunks.count(), len(ids), 5000):
+        index.chunks.add(ids=ids[lo:lo + 5000], embeddings=np.asarray(vectors[lo:lo + 5000]))
+        if lo % 100000 == 0:
+            print(f"{lo + 5000} vectors added ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return {"graph_build_s": time.perf_counter() - t0, "graph_count": index.chunks.count()}
+
+
+def measure_million(size: int, graph: bool, m: int = 16, host: str | None = None) -> dict:
+    """One fresh process on the composed snapshot (``compose``): open it as an instance opens its saved
+    copy, RSS, then the eval's questions with dense search exact or by the graph collection
+    (``graph``), through an ``Assistant`` over an empty index given that snapshot."""
+    import tempfile
+
+    from retrieval.assistant import Assistant
+    from retrieval.index import saved
+    from retrieval.index.embedding import Embedder
+    from retrieval.search.dense import DenseSearch
+
+    folder = CACHE / f"snapshot-{size}"
+    embedder = Embedder.from_settings(Settings())
+    embedder.embed_query("warm up the encoder")
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    snapshot = saved.load(folder, json.loads((folder / "key.json").read_text()))
+    result = {"size": size, "graph": graph, "graph_server": host, "encoder": ENCODER, "open_s": time.perf_counter() - t0,
+              "chunks": len(snapshot.chunks), "rss_model_mb": rss0, "rss_after_open_mb": rss_mb()}
+    with tempfile.TemporaryDirectory() as empty:
+        assistant = Assistant(Settings(index_dir=Path(empty), corpus_dir=Path(empty)), embedder=embedder)
+        assistant._dense = DenseSearch(_graph(size, m, host), graph=True) if graph else DenseSearch(assistant.index)
+        t0 = time.perf_counter()
+        assistant._install(snapshot)
+        result["install_s"] = time.perf_counter() - t0
+        result.update(asked(assistant))
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def composed_vectors(size: int) -> np.ndarray:
+    """``size`` composed vectors (the real chunks' and perturbed copies of them), made once into
+    ``dense-<size>.npy`` and opened memory-mapped."""
+    path = CACHE / f"dense-{size}.npy"
+    if not path.exists():
+        real = np.asarray([e.vector for e in encodings()], dtype=np.float32)
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(size, real.shape[1]))
+        for copy, lo in enumerate(range(0, size, len(real))):
+            n = min(len(real), size - lo)
+            out[lo:lo + n] = real[:n] if copy == 0 else perturbed(real[:n], copy)
+        out.flush()
+        del out
+    return np.load(path, mmap_mode="r")
 
 
 def dense(size: int, runs: int = 3) -> dict:
@@ -306,17 +469,8 @@ def dense(size: int, runs: int = 3) -> dict:
     from eval.runner import load_questions
     from retrieval.index.embedding import Embedder
 
-    real = np.asarray([e.vector for e in encodings()], dtype=np.float32)
-    path = CACHE / f"dense-{size}.npy"
-    if not path.exists():
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(size, real.shape[1]))
-        for copy, lo in enumerate(range(0, size, len(real))):
-            n = min(len(real), size - lo)
-            out[lo:lo + n] = real[:n] if copy == 0 else perturbed(real[:n], copy)
-        out.flush()
-        del out
     rss0 = rss_mb()
-    vectors = np.load(path)
+    vectors = np.array(composed_vectors(size))
     embedder = Embedder.from_settings(Settings())
     queries = [embedder.query_vector(q["question"]) for q in load_questions()]
     times = []
@@ -425,11 +579,16 @@ def records(size: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["embed", "build", "measure", "hnsw", "dense", "sync", "records"])
+    parser.add_argument("stage", choices=["embed", "build", "measure", "hnsw", "dense", "sync", "records",
+                                          "compose", "million"])
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--cold", action="store_true", help="measure: open without the saved snapshot")
     parser.add_argument("--m", default="16,32", help="hnsw: values of M (max_neighbors)")
     parser.add_argument("--ef", default="100,200,500", help="hnsw: values of ef_search")
+    parser.add_argument("--composed", action="store_true", help="hnsw: the composed vectors of dense, no index")
+    parser.add_argument("--graph", action="store_true", help="million: dense search by the graph collection")
+    parser.add_argument("--built-ef", type=int, help="hnsw: measure the collection built for this ef_search")
+    parser.add_argument("--host", help="hnsw, million: host:port of a chroma run serving the collections")
     parser.add_argument("--runs", type=int, default=3, help="sync: syncs with nothing changed")
     parser.add_argument("--out", type=Path, help="append the result as one JSON line to this file")
     args = parser.parse_args(argv)
@@ -441,10 +600,15 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(args.size, args.cold)
     elif args.stage == "sync":
         result = sync(args.runs)
+    elif args.stage == "compose":
+        result = compose_million(args.size, int(args.m.split(",")[0]))
+    elif args.stage == "million":
+        result = measure_million(args.size, args.graph, int(args.m.split(",")[0]), args.host)
     elif args.stage == "records":
         result = records(args.size)
     elif args.stage == "hnsw":
-        result = hnsw(args.size, [int(m) for m in args.m.split(",")], [int(e) for e in args.ef.split(",")])
+        result = hnsw(args.size, [int(m) for m in args.m.split(",")], [int(e) for e in args.ef.split(",")],
+                      args.composed, args.host, args.built_ef)
     else:
         result = dense(args.size)
     print(json.dumps(result))

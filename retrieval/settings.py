@@ -34,9 +34,9 @@ class Settings(BaseSettings):
     aliases_file: Path = PROJECT_DIR / "retrieval" / "text" / "aliases.json"
 
     # Dense search: "exact" over the vectors the instance maps, or "graph": the index's HNSW graph with
-    # this ef_search (the server's, with CHROMA_HOST), so an instance need not read every vector; it
-    # loses neighbours on corpora full of near duplicates. See README, "Dense search".
-    dense_search: Literal["exact", "graph"] = "exact"
+    # this ef_search (the server's, with CHROMA_HOST), so an instance need not read every vector.
+    # "auto": the graph on a Chroma server, exact on a local index. See README, "Dense search".
+    dense_search: Literal["auto", "exact", "graph"] = "auto"
     hnsw_ef_search: int = Field(default=400, ge=1)
 
     chunk_chars: int = 600          # target chunk size; chunks break at sentence ends

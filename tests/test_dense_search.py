@@ -71,6 +71,7 @@ def test_the_graph_finds_what_exact_search_finds(make_assistant, assistant, monk
     graph = graph_instance(make_assistant)
     snapshot, dense = graph.snapshot, graph.retriever.dense
     assert dense.graph and graph.index.chunks.configuration_json["hnsw"]["ef_search"] == 400
+    assert not assistant.retriever.dense.graph          # the default on a local index: exact
     sources = frozenset(sorted(snapshot.articles)[:2])
     for item in load_questions()[:40]:
         question = graph.analyze(item["question"])
@@ -90,8 +91,12 @@ def test_the_graph_finds_what_exact_search_finds(make_assistant, assistant, monk
 
 
 def test_the_graph_skips_chunks_the_snapshot_does_not_hold(chroma_server, make_assistant, monkeypatch):
-    graph = graph_instance(make_assistant, chroma_host="127.0.0.1", chroma_port=chroma_server)
+    from tests.conftest import CORPUS
+
+    graph = make_assistant(CORPUS, chroma_host="127.0.0.1", chroma_port=chroma_server)
+    graph.ingest()
     snapshot, dense = graph.snapshot, graph.retriever.dense
+    assert dense.graph          # the default on a Chroma server
     vector = graph.embedder.query_vector("Who commands the Popular Mobilization Forces?")
     before = dense.nearest(snapshot, vector, 10)
     # A chunk in the collection that no record commits (as an interrupted or running ingest leaves),
