@@ -256,13 +256,14 @@ def start_chroma(folder: Path, timeout: float = 60.0) -> tuple[subprocess.Popen,
 
 def server_counts(port: int) -> dict:
     """The Chroma server's chunks against what its committed article records account for."""
-    from retrieval.index.store import Index, open_client
+    from retrieval.index.store import Index, collection_name, open_client
     from retrieval.settings import Settings
 
     settings = Settings(chroma_host="127.0.0.1", chroma_port=port)
     client = open_client(settings)
-    chunks = client.get_collection(settings.collection)
-    index = Index(client, settings.collection, (chunks.metadata or {}).get("embedder", ""))
+    name = collection_name(settings.collection, settings.encoder)      # the instances' encoder's collection
+    chunks = client.get_collection(name)
+    index = Index(client, name, (chunks.metadata or {}).get("embedder", ""))
     records = index.committed()
     stored = index.chunks.get(include=["metadatas"])
     ids = stored["ids"]
