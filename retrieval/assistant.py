@@ -132,9 +132,7 @@ class Assistant:
         """Bring the snapshot up to date for ``sources`` (``None``: every article), reading only the
         articles whose committed version differs from the snapshot's."""
         snapshot = self.snapshot
-        versions = self.index.committed_versions(sources)
-        candidates = set(versions) | set(snapshot.articles) if sources is None else sources
-        stale = {source for source in candidates if versions.get(source) != snapshot.version(source)}
+        stale = self._saved.stale(snapshot, sources)
         if not stale:
             return False
         self._install(self._saved.changed(snapshot, stale), stale)

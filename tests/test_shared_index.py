@@ -78,6 +78,56 @@ def test_a_stale_saved_snapshot_is_brought_up_to_date(tmp_path, make_assistant):
     assert chunk_table(reopened.snapshot) == chunk_table(writer.snapshot)
 
 
+def test_reopening_compares_only_the_articles_the_log_names_since_the_copy(tmp_path, make_assistant, monkeypatch):
+    from retrieval.index.changes import ChangeLog
+    from retrieval.index.store import Index
+
+    resave = saved.RESAVE_CHUNKS
+    monkeypatch.setattr(saved, "RESAVE_CHUNKS", 0)     # the writer saves its copy after its ingest
+    corpus = corpus_of(tmp_path / "corpus", BASE, NEW, "001_adf714cf9f5e1bca.txt")
+    make_assistant(corpus).ingest()
+    monkeypatch.setattr(saved, "RESAVE_CHUNKS", resave)
+    asked = []
+    real = Index.committed_versions
+    monkeypatch.setattr(Index, "committed_versions", lambda self, sources=None: asked.append(sources) or real(self, sources))
+    make_assistant(corpus)
+    # The copy's place is before the writer's own entries: they name the three articles, which the copy
+    # holds all the same (the writer applied them before saving), so its place moves to the log's end.
+    assert asked == [{BASE, NEW, "001_adf714cf9f5e1bca.txt"}]
+    asked.clear()
+    make_assistant(corpus)
+    assert asked == [set()]                      # nothing written since: no article read
+    # Another writer changes one article, and is killed after committing it, before its closing entry.
+    writer = make_assistant(corpus, index_dir=tmp_path / "index")
+    (corpus / BASE).write_text((CORPUS / "002_09e231ab3d45662e.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    calls = []
+    real_record = ChangeLog.record
+
+    def record(self, sources):
+        calls.append(sources)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        real_record(self, sources)
+
+    monkeypatch.setattr(ChangeLog, "record", record)
+    with pytest.raises(KeyboardInterrupt):
+        writer.ingest()
+    monkeypatch.setattr(ChangeLog, "record", real_record)
+    asked.clear()
+    reopened = make_assistant(corpus)
+    assert asked == [{BASE}]                     # the entry written before the write names it
+    assert reopened.snapshot.version(BASE) == writer.index.committed_versions({BASE})[BASE]
+    assert chunk_table(reopened.snapshot) == chunk_table(Snapshot.load(reopened.index))
+    # A copy saved before copies kept their place in the log: every article is compared, once (the copy
+    # is saved again with the change, and its place).
+    next((tmp_path / "index" / "snapshot").iterdir()).joinpath("log_place.json").unlink()
+    monkeypatch.setattr(saved, "RESAVE_CHUNKS", 0)
+    asked.clear()
+    make_assistant(corpus)
+    make_assistant(corpus)
+    assert asked == [None, set()]
+
+
 def test_incremental_changes_equal_a_full_reload(tmp_path, make_assistant, monkeypatch):
     monkeypatch.setattr(snapshot_module, "COMPACT_MIN", 10**6)    # keep the delta and the dead rows
     monkeypatch.setattr(snapshot_module, "COMPACT_SHARE", 10.0)
@@ -221,20 +271,21 @@ def test_the_change_log_is_pruned_and_an_instance_behind_it_compares_every_versi
     def stored_pruned_total():
         return log.collection.count(), log.pruned(), log.total()
 
-    # Entries younger than the retention are kept, however many.
+    # Entries younger than the retention are kept, however many. A write is announced twice: before it
+    # starts and once complete.
     monkeypatch.setattr(changes, "KEEP_ENTRIES", 0)
     a.ingest([CORPUS / names[0]])
-    assert (log.prune(), stored_pruned_total()) == (0, (1, 0, 1))
+    assert (log.prune(), stored_pruned_total()) == (0, (2, 0, 2))
     b.refresh(force=True)
     assert checks == [{names[0]}]
 
-    # Past the retention, each ingest prunes to the newest two entries; an instance that checks after each
-    # write never misses one and applies each incrementally.
+    # Past the retention, each ingest prunes to the newest two entries (its own write's); an instance that
+    # checks after each write never misses one and applies each incrementally.
     monkeypatch.setattr(changes, "RETENTION_SECONDS", 0.0)
     monkeypatch.setattr(changes, "KEEP_ENTRIES", 2)
     for written, name in enumerate(names[1:3], start=2):
         assert a.ingest([CORPUS / name]).added == [name]
-        assert stored_pruned_total() == (min(written, 2), max(0, written - 2), written)
+        assert stored_pruned_total() == (2, 2 * written - 2, 2 * written)
         b.refresh(force=True)
         assert checks[-1] == {name}
 
@@ -242,8 +293,8 @@ def test_the_change_log_is_pruned_and_an_instance_behind_it_compares_every_versi
     a.ingest([CORPUS / names[3]])
     a.ingest([CORPUS / names[4]])
     (tmp_path / "a" / names[0]).unlink()
-    assert a.ingest().removed == [names[0]]          # a sync of a's folder: the deletion is entry 6
-    assert stored_pruned_total() == (2, 4, 6)
+    assert a.ingest().removed == [names[0]]          # a sync of a's folder: the deletion is write 6
+    assert stored_pruned_total() == (2, 10, 12)
     assert len(log.collection.get(include=[])["ids"]) == 2
     b.refresh(force=True)
     assert checks[-1] is None                         # fewer entries found than the count says

@@ -3,7 +3,10 @@ instances sharing one Chroma server notice each other's writes without restartin
 
 An entry names the articles a write touched, nothing more: a reader then reads those articles'
 committed state from the index (``Index.read_sources``), so applying an entry twice, late or out of
-order gives the same result. Entries are written after the write they announce is complete.
+order gives the same result. A write is announced twice: before it starts, so a writer killed after
+committing still leaves an entry, and after it is complete, so a reader that applied the first entry
+too early (nothing committed yet) looks again. A saved snapshot keeps the reader's place in the log
+(``state``), so opening it reads only the articles named since (``restore``, then ``changed``).
 
 The log is pruned (``prune``, by each ingest, under the ingest lock and the server's lease): entries
 older than ``RETENTION_SECONDS`` go, the newest ``KEEP_ENTRIES`` always stay. The collection's own
@@ -75,6 +78,14 @@ class ChangeLog:
         complete = self._count + found == count
         self._count = count
         return sources if complete else None
+
+    def state(self) -> dict:
+        """This reader's place in the log: everything written before it has been applied."""
+        return {"count": self._count, "newest": self._newest, "seen": dict(self._seen)}
+
+    def restore(self, state: dict) -> None:
+        """Go back to a place ``state`` gave: ``changed`` then names what was written since."""
+        self._count, self._newest, self._seen = int(state["count"]), int(state["newest"]), dict(state["seen"])
 
     def mark(self) -> None:
         """Take every entry written so far as applied: called before reading the whole index, so an

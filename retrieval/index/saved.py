@@ -4,10 +4,11 @@ What start-up used to rebuild is kept under ``<index_dir>/snapshot/<collection>/
 sentence vectors as memory-mappable ``.npy`` arrays, the BM25 index by bm25s's own save (with the term
 ids that let it be rebuilt without tokenizing again), the article records, the chunk table and what
 the question analyzer learns from the whole corpus (``Snapshot.corpus_terms``). It is
-keyed by the index's generation: the identity of its collections and the committed version of every
-article (``Index.committed_versions``, one read of the records without their texts). At open, articles
-whose version differs are read from the index and applied as any change is; the copy is saved again
-when that changed more than a few chunks. A copy of another index or encoder, or one that cannot be
+keyed by the index's generation: the identity of its collections and its place in the change log
+(``ChangeLog.state``). At open, the articles the log names since are compared with their committed
+version (``Index.committed_versions``, without texts; every article's when the log cannot say), those
+that differ read from the index and applied as any change is; the copy is saved again when that
+changed more than a few chunks. A copy of another index or encoder, or one that cannot be
 read, is never used: the snapshot is then read from the index and saved afresh."""
 from __future__ import annotations
 
@@ -42,16 +43,34 @@ class SavedCopy:
 
     def open(self) -> Snapshot:
         """The committed index in memory: the saved copy brought up to date, else read whole (and saved).
-        The change log is marked first, so writes made while this runs are applied afterwards."""
-        self.index.log.mark()
+        The copy keeps its place in the change log: only the articles named there since are compared
+        with the index (none: nothing is read); without a place, or past the log's pruned horizon,
+        every article's version is. The log is read (or marked) first, so writes made while this
+        runs are applied afterwards."""
         snapshot = load(self.folder, self.key) if self.folder else None
+        place = _read_place(self.folder) if snapshot is not None else None
+        if place is None:
+            self.index.log.mark()
+            sources = None
+        else:
+            self.index.log.restore(place)
+            sources = self.index.log.changed()
         if snapshot is None:
             snapshot = Snapshot.load(self.index)
             self._save(snapshot)
             return snapshot
-        versions = self.index.committed_versions()
-        stale = {s for s in set(versions) | set(snapshot.articles) if versions.get(s) != snapshot.version(s)}
-        return self.changed(snapshot, stale) if stale else snapshot
+        stale = self.stale(snapshot, sources)
+        if stale:
+            return self.changed(snapshot, stale)
+        _write_place(self.folder, self.index.log.state())     # the copy holds all that: start there next time
+        return snapshot
+
+    def stale(self, snapshot: Snapshot, sources: set[str] | None) -> set[str]:
+        """Of ``sources`` (``None``: every article), those whose committed version the snapshot does not
+        hold (one read of their records, without texts)."""
+        versions = self.index.committed_versions(sources)
+        candidates = set(versions) | set(snapshot.articles) if sources is None else sources
+        return {source for source in candidates if versions.get(source) != snapshot.version(source)}
 
     def changed(self, snapshot: Snapshot, stale: set[str]) -> Snapshot:
         """``snapshot`` with the committed state of the ``stale`` sources read from the index and applied;
@@ -71,7 +90,7 @@ class SavedCopy:
         if self.folder is None:
             return
         try:
-            save(snapshot, self.folder, self.key)
+            save(snapshot, self.folder, self.key, self.index.log.state())
             self.pending = 0
             if snapshot.alive is None and not len(snapshot.added):
                 snapshot.vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
@@ -79,8 +98,9 @@ class SavedCopy:
             pass
 
 
-def save(snapshot: Snapshot, folder: Path, key: dict) -> None:
-    """Write the (compacted) snapshot into a new folder, then put it in place of the old one."""
+def save(snapshot: Snapshot, folder: Path, key: dict, place: dict | None = None) -> None:
+    """Write the (compacted) snapshot into a new folder, then put it in place of the old one; with
+    ``place``, the change log's place it reflects (``ChangeLog.state``)."""
     corpus_terms = snapshot.corpus_terms()
     snapshot = snapshot.compacted()
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +121,8 @@ def save(snapshot: Snapshot, folder: Path, key: dict) -> None:
         (tmp / "articles.pkl").write_bytes(pickle.dumps(snapshot.articles, protocol=pickle.HIGHEST_PROTOCOL))
         (tmp / "corpus_terms.pkl").write_bytes(pickle.dumps(corpus_terms, protocol=pickle.HIGHEST_PROTOCOL))
         snapshot.lexical.save(tmp / "lexical")
+        if place is not None:
+            _write_place(tmp, place)
         (tmp / "key.json").write_text(json.dumps(key))      # last: a folder without it is incomplete
         old = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex[:8]}")
         if folder.exists():
@@ -109,6 +131,24 @@ def save(snapshot: Snapshot, folder: Path, key: dict) -> None:
         shutil.rmtree(old, ignore_errors=True)       # a process reading it keeps its open maps
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_place(folder: Path, place: dict) -> None:
+    """Record the change log's place a saved copy reflects (replacing the file whole, or not at all)."""
+    tmp = folder / f"log_place.json.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.write_text(json.dumps(place))
+        tmp.replace(folder / "log_place.json")
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_place(folder: Path) -> dict | None:
+    """The change log's place a saved copy reflects, if it recorded one."""
+    try:
+        return json.loads((folder / "log_place.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def load(folder: Path, key: dict) -> Snapshot | None:

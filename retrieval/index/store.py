@@ -234,6 +234,8 @@ class Index:
         ``stamps`` of their files; none: ""), then, in one call, any other version's chunks of these
         sources (a previous version, or chunks an interrupted write of another version left; ``replaced``
         is no longer needed for that and is ignored). Few calls: a Chroma write costs ~40 ms, whatever its size."""
+        sources = [record.source for record, _, _ in items]
+        self.log.record(sources)        # before: a writer killed after committing still leaves an entry
         ids, texts, vectors, metas = [], [], [], []
         for record, chunks, encodings in items:
             ids += [chunk_id(record.doc_hash, c) for c in chunks]
@@ -255,9 +257,9 @@ class Index:
                              metadatas=[{"doc_hash": r.doc_hash, "n_chunks": r.n_chunks,
                                          "meta": json.dumps(r.meta.to_dict()), "content_hash": content_hash(r.text),
                                          "stamp": stamps.get(r.source, "")} for r in records])
-        self.chunks.delete(where={"$and": [{"source": {"$in": [r.source for r in records]}},
+        self.chunks.delete(where={"$and": [{"source": {"$in": sources}},
                                            {"doc_hash": {"$nin": [r.doc_hash for r in records]}}]})
-        self.log.record([r.source for r in records])
+        self.log.record(sources)
 
     def set_stamps(self, stamps: dict[str, str]) -> None:
         """Record the files' stamps of committed articles whose text did not change (one write per 1,000):
@@ -294,10 +296,12 @@ class Index:
     def update_meta(self, source: str, meta: ArticleMeta) -> None:
         """Replace an article's metadata in its committed record, one write: its text, chunks and
         vectors are untouched (an analyst's correction needs no re-embedding)."""
+        self.log.record([source])
         self.articles.update(ids=[source], metadatas=[{"meta": json.dumps(meta.to_dict())}])
         self.log.record([source])
 
     def delete_article(self, source: str) -> None:
+        self.log.record([source])
         self.articles.delete(ids=[source])
         self.chunks.delete(where={"source": source})
         self.log.record([source])
