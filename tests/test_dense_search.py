@@ -144,3 +144,23 @@ def test_changes_append_vectors_without_copying_the_mapped_ones(make_assistant, 
     assert isinstance(vectors, np.memmap) and vectors is not mapped and not len(graph.snapshot.added)
     assert len(vectors) == len(graph.snapshot.chunks) == len(graph.snapshot.chunks_of(NEW))
     assert answered_from(graph, NEW_QUESTION, NEW)
+
+
+def test_too_few_usable_neighbours_from_the_graph_fall_back_to_exact_search(make_assistant, monkeypatch):
+    from retrieval.index.store import Index
+    from retrieval.search import dense as dense_module
+
+    graph = graph_instance(make_assistant)
+    snapshot, dense = graph.snapshot, graph.retriever.dense
+    vector = graph.embedder.query_vector("Who commands the Popular Mobilization Forces?")
+    monkeypatch.setattr(dense_module, "NARROW", 0)
+    sources = frozenset(sorted(snapshot.articles)[:1])
+    asked = []
+    # The graph answers with chunks the snapshot does not hold (another instance's, not yet applied).
+    monkeypatch.setattr(Index, "query", lambda self, vector, n, count=None: asked.append(n) or
+                        [(f"elsewhere:{i}", 0.9) for i in range(n)])
+    for mask in (None, snapshot.mask(sources)):
+        assert dense.nearest(snapshot, vector, 10, mask) == snapshot.nearest(vector, 10, mask)
+    # A filter to one article (9 of the 53 chunks) asks the graph for 6 times as many: ceil(53 / 9).
+    assert int(snapshot.mask(sources).sum()) == 9 and len(snapshot.chunks) == 53
+    assert asked == [20, 120]
