@@ -44,6 +44,7 @@ def export_int8(source: Path, target: Path) -> Path:
         return target
     try:
         import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
         from sentence_transformers import SentenceTransformer
     except ImportError as err:
         raise ModelUnavailable(f"Exporting the int8 encoder needs torch, sentence-transformers, onnx and "
@@ -51,7 +52,7 @@ def export_int8(source: Path, target: Path) -> Path:
     _check_pipeline(source)
     model = SentenceTransformer(str(source), device="cpu")
     transformer = model[0].auto_model.eval()
-    names = tuple(n for n in ("input_ids", "attention_mask", "token_type_ids") if n in model.tokenizer.model_input_names)
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in model.tokenizer.model_input_names]
     sample = model.tokenizer(["an example sentence", "another one"], return_tensors="pt", padding=True)
 
     class LastHidden(torch.nn.Module):
@@ -62,34 +63,20 @@ def export_int8(source: Path, target: Path) -> Path:
         def forward(self, *inputs):
             return self.transformer(**dict(zip(names, inputs))).last_hidden_state
 
-    return export_quantized(LastHidden(), tuple(sample[n] for n in names), names,
-                            ("last_hidden_state", {0: "batch", 1: "tokens"}), MODEL_FILE, source, _COPIED, target)
-
-
-def export_quantized(module, sample: tuple, names: tuple[str, ...], output: tuple[str, dict], file_name: str,
-                     source: Path, copied: tuple[str, ...], target: Path) -> Path:
-    """Export a torch ``module`` taking token inputs ``names`` (batch x tokens) to ONNX, quantize its
-    MatMul weights to int8 (per channel) as ``target/file_name``, copy ``copied`` files of
-    ``source`` beside it; the folder appears whole or not at all."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    if (target / file_name).exists():
-        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module.eval(), sample, str(work / "model.onnx"), input_names=list(names),
-                              output_names=[output[0]], opset_version=17,
-                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, output[0]: output[1]},
+            torch.onnx.export(LastHidden(), tuple(sample[n] for n in names), str(work / "model.onnx"),
+                              input_names=names, output_names=["last_hidden_state"], opset_version=17,
+                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
                               dynamo=False)
         with _root_logger_untouched():
-            quantize_dynamic(str(work / "model.onnx"), str(work / file_name), weight_type=QuantType.QInt8,
+            quantize_dynamic(str(work / "model.onnx"), str(work / MODEL_FILE), weight_type=QuantType.QInt8,
                              per_channel=True, op_types_to_quantize=["MatMul"])
         (work / "model.onnx").unlink()
-        for name in copied:
+        for name in _COPIED:
             if (source / name).exists():
                 (work / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source / name, work / name)
@@ -97,7 +84,7 @@ def export_quantized(module, sample: tuple, names: tuple[str, ...], output: tupl
         try:
             os.rename(work, target)
         except OSError:            # another process finished the same export first
-            if not (target / file_name).exists():
+            if not (target / MODEL_FILE).exists():
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
