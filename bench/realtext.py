@@ -145,12 +145,12 @@ def build(size: int) -> int:
                 mine = [replace(e, vector=v.tolist()) for e, v in zip(mine, vectors)]
             items.append((replace(record, source=source, doc_hash=doc_hash), chunks, mine))
             if sum(len(c) for _, c, _ in items) >= 2000:
-                index.write_articles(items, replaced=set())
+                index.write_articles(items)
                 items = []
                 print(f"{total} chunks ({time.perf_counter() - t0:.0f} s)", flush=True)
         copy += 1
     if items:
-        index.write_articles(items, replaced=set())
+        index.write_articles(items)
     return index.chunks.count()
 
 

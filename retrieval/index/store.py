@@ -227,39 +227,46 @@ class Index:
         finally:
             self.lease.release()
 
+    @contextmanager
+    def _announced(self, sources: list[str]):
+        """Announce a write of ``sources`` in the change log before it starts (a writer killed after
+        committing still leaves an entry) and once it is complete (a reader that looked in between
+        looks again)."""
+        self.log.record(sources)
+        yield
+        self.log.record(sources)
+
     def write_articles(self, items: list[tuple[ArticleRecord, list[Chunk], list[ChunkEncoding]]],
-                       replaced: set[str] | None = None, batch: int = 1000, stamps: dict[str, str] | None = None) -> None:
+                       batch: int = 1000, stamps: dict[str, str] | None = None) -> None:
         """Write articles in three steps, each safe to be interrupted: every new chunk (invisible:
         not committed), then the article records that commit them all (with their text's hash and the
         ``stamps`` of their files; none: ""), then, in one call, any other version's chunks of these
-        sources (a previous version, or chunks an interrupted write of another version left; ``replaced``
-        is no longer needed for that and is ignored). Few calls: a Chroma write costs ~40 ms, whatever its size."""
-        sources = [record.source for record, _, _ in items]
-        self.log.record(sources)        # before: a writer killed after committing still leaves an entry
-        ids, texts, vectors, metas = [], [], [], []
-        for record, chunks, encodings in items:
-            ids += [chunk_id(record.doc_hash, c) for c in chunks]
-            texts += [c.text for c in chunks]
-            vectors += [e.vector for e in encodings]
-            metas += [{"source": record.source, "doc_hash": record.doc_hash, "start": c.start, "end": c.end,
-                       "index": c.index, "text_hash": c.text_hash, **_encoding_metadata(e)}
-                      for c, e in zip(chunks, encodings)]
-        for i in range(0, len(ids), batch):
-            self.chunks.upsert(ids=ids[i:i + batch], embeddings=vectors[i:i + batch], documents=texts[i:i + batch],
-                               metadatas=metas[i:i + batch])
-        records = [record for record, _, _ in items]
-        if not records:
+        sources (a previous version, or chunks an interrupted write of another version left). Few
+        calls: a Chroma write costs ~40 ms, whatever its size."""
+        if not items:
             return
         stamps = stamps or {}
-        # Every key written each time: an upsert keeps the keys it is not given (a stale stamp would stay).
-        self.articles.upsert(ids=[r.source for r in records], embeddings=[[0.0]] * len(records),
-                             documents=[r.text for r in records],
-                             metadatas=[{"doc_hash": r.doc_hash, "n_chunks": r.n_chunks,
-                                         "meta": json.dumps(r.meta.to_dict()), "content_hash": content_hash(r.text),
-                                         "stamp": stamps.get(r.source, "")} for r in records])
-        self.chunks.delete(where={"$and": [{"source": {"$in": sources}},
-                                           {"doc_hash": {"$nin": [r.doc_hash for r in records]}}]})
-        self.log.record(sources)
+        records = [record for record, _, _ in items]
+        with self._announced([r.source for r in records]):
+            ids, texts, vectors, metas = [], [], [], []
+            for record, chunks, encodings in items:
+                ids += [chunk_id(record.doc_hash, c) for c in chunks]
+                texts += [c.text for c in chunks]
+                vectors += [e.vector for e in encodings]
+                metas += [{"source": record.source, "doc_hash": record.doc_hash, "start": c.start, "end": c.end,
+                           "index": c.index, "text_hash": c.text_hash, **_encoding_metadata(e)}
+                          for c, e in zip(chunks, encodings)]
+            for i in range(0, len(ids), batch):
+                self.chunks.upsert(ids=ids[i:i + batch], embeddings=vectors[i:i + batch], documents=texts[i:i + batch],
+                                   metadatas=metas[i:i + batch])
+            # Every key written each time: an upsert keeps the keys it is not given (a stale stamp would stay).
+            self.articles.upsert(ids=[r.source for r in records], embeddings=[[0.0]] * len(records),
+                                 documents=[r.text for r in records],
+                                 metadatas=[{"doc_hash": r.doc_hash, "n_chunks": r.n_chunks,
+                                             "meta": json.dumps(r.meta.to_dict()), "content_hash": content_hash(r.text),
+                                             "stamp": stamps.get(r.source, "")} for r in records])
+            self.chunks.delete(where={"$and": [{"source": {"$in": [r.source for r in records]}},
+                                               {"doc_hash": {"$nin": [r.doc_hash for r in records]}}]})
 
     def set_stamps(self, stamps: dict[str, str]) -> None:
         """Record the files' stamps of committed articles whose text did not change (one write per 1,000):
@@ -296,15 +303,13 @@ class Index:
     def update_meta(self, source: str, meta: ArticleMeta) -> None:
         """Replace an article's metadata in its committed record, one write: its text, chunks and
         vectors are untouched (an analyst's correction needs no re-embedding)."""
-        self.log.record([source])
-        self.articles.update(ids=[source], metadatas=[{"meta": json.dumps(meta.to_dict())}])
-        self.log.record([source])
+        with self._announced([source]):
+            self.articles.update(ids=[source], metadatas=[{"meta": json.dumps(meta.to_dict())}])
 
     def delete_article(self, source: str) -> None:
-        self.log.record([source])
-        self.articles.delete(ids=[source])
-        self.chunks.delete(where={"source": source})
-        self.log.record([source])
+        with self._announced([source]):
+            self.articles.delete(ids=[source])
+            self.chunks.delete(where={"source": source})
 
     def collect_garbage(self, committed: dict) -> int:
         """Delete chunks left by an interrupted write; returns how many. ``committed``: every committed
