@@ -87,8 +87,8 @@ class Assistant:
         self.embedder = embedder or Embedder.from_settings(self.settings)
         self.index = Index(open_client(self.settings), collection_name(self.settings.collection, self.embedder.encoder),
                            self.embedder.identity, s.hnsw_ef_search)
-        self._dense = DenseSearch(self.index, s.dense_search == "graph" or (s.dense_search == "auto" and
-                                                                           bool(s.chroma_host)))
+        graph = s.dense_search == "graph" or (s.dense_search == "auto" and bool(s.chroma_host))
+        self._dense = DenseSearch(self.index, graph)
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         place = f"{s.chroma_host}-{s.chroma_port}-" if s.chroma_host else ""

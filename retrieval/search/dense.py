@@ -5,11 +5,11 @@ from its saved copy. By the graph (the default on a Chroma server): Chroma's HNS
 instance never reads most of its vectors. Measured (README, "Dense search"): at 100k real-text chunks
 the graph found all 30 true neighbours with ``ef_search`` 400; at 1M composed chunks, where every
 chunk has ~100 near copies, half of them (but 90% of their texts), with the same Hits@4 as exact
-search, a third of its time and 1.4 GB less per instance. The index may hold chunks the snapshot does not (an ingest under way,
-another instance's write not yet applied, chunks not yet collected): those are skipped, and a
-little more is asked for to make up for them. A filter to few chunks is searched exactly over their
-rows; a wider one asks the graph for more neighbours in proportion, and is searched exactly if too
-few of them pass."""
+search, a third of its time and 1.4 GB less per instance. The index may hold chunks the snapshot
+does not (an ingest under way, another instance's write not yet applied, chunks not yet collected):
+those are skipped, and a little more is asked for to make up for them. A filter to few chunks is
+searched exactly over their rows; a wider one asks the graph for more neighbours in proportion, and
+is searched exactly if too few of them pass."""
 from __future__ import annotations
 
 from dataclasses import dataclass
