@@ -62,7 +62,8 @@ class SavedCopy:
         stale = self.stale(snapshot, sources)
         if stale:
             return self.changed(snapshot, stale)
-        _write_place(self.folder, self.index.log.state())     # the copy holds all that: start there next time
+        if self.index.log.state() != place:      # the copy holds all that was written since: start there next time
+            _write_place(self.folder, self.index.log.state())
         return snapshot
 
     def stale(self, snapshot: Snapshot, sources: set[str] | None) -> set[str]:
