@@ -279,16 +279,17 @@ def hnsw(size: int, ms: list[int], efs: list[int], composed: bool = False, host:
     from bench.stats import percentile
     from eval.runner import load_questions
     from retrieval.index.embedding import Embedder
-    from retrieval.index.saved import SavedCopy
-    from retrieval.index.store import Index, open_client
+    from retrieval.index.saved import SavedCopy, snapshot_folder
+    from retrieval.index.store import Index, collection_name, open_client
 
     settings = settings_for(size)
     embedder = Embedder.from_settings(settings)
     if composed:
         vectors = composed_vectors(size)
-    else:
-        index = Index(open_client(settings), settings.collection, embedder.identity)
-        vectors = np.asarray(SavedCopy(index, settings.index_dir / "snapshot" / settings.collection).open().vectors)
+    else:       # the index's saved copy, as an assistant opens it (changes applied since folded in)
+        index = Index(open_client(settings), collection_name(settings.collection, embedder.encoder), embedder.identity)
+        vectors = np.asarray(SavedCopy(index, snapshot_folder(settings.index_dir, index.chunks.name)).open()
+                             .compacted().vectors)
     ids = range(len(vectors))
     # Composed row i is a copy of real chunk i % n_real: the text a neighbour would show.
     n_real = len(encodings()) if composed else len(vectors)
