@@ -114,16 +114,20 @@ def ipod(tmp_path_factory):
 
 @needs_shared_data
 def test_the_model_beats_the_rule_it_replaced_on_held_out_questions(ipod, make_assistant):
+    """Each scorer's best sentence among the product's own candidates (the same retrieval for
+    both): is it the one that holds the gold answer?"""
     corpus, examples = ipod
-    right = {}
-    for name, scorer in (("model", AnswerScorer.load()), ("rule", _rule_scorer())):
-        assistant = make_assistant(corpus, scorer=scorer)
-        assistant.ingest()
-        answers = [assistant.ask(e.question.text) for e in examples]
-        right[name] = sum(bool(a.quotes) and any(s.overlaps(a.quotes[0].source, a.quotes[0].start, a.quotes[0].end)
-                                                 for s in e.spans) for a, e in zip(answers, examples)) / len(examples)
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    right = {"model": 0, "rule": 0}
+    for e in examples:
+        rows = assistant.candidate_rows(e.question.text)
+        values = np.stack([r.values for r in rows])
+        for name, scorer in (("model", AnswerScorer.load()), ("rule", _rule_scorer())):
+            best = rows[int(np.argmax(scorer.probabilities(values)))]
+            right[name] += any(s.overlaps(best.source, best.start, best.end) for s in e.spans)
     assert len(examples) == 100
-    assert right["model"] >= right["rule"] + 0.10, right
+    assert right["model"] >= right["rule"] + 25, right
 
 
 STANCE_ARTICLES = {

@@ -82,3 +82,43 @@ def test_explain_names_why_it_abstained(assistant):
     explanation = assistant.ask("What did Abu Musab al-Zarqawi say about Baghdad?", explain=True).explanation
     assert explanation["decision"]["reason"] == "NO_CANDIDATE"
     assert {c["gates"][0]["reason"] for c in explanation["candidates"]} == {"LOW_CONFIDENCE"}
+
+
+@pytest.mark.parametrize("neighbour, chars, same_paragraph, reason", [
+    (0.6, 300, True, Reason.JOINED),          # 0.6 >= max(0.5 x 0.9, threshold 0.5)
+    (0.5, 300, True, Reason.JOINED),          # exactly the threshold
+    (0.49, 300, True, Reason.NOT_JOINED),     # under the threshold, though above half the quote's score
+    (0.6, 401, True, Reason.NOT_JOINED),      # the two together are too long
+    (0.6, 300, False, Reason.NOT_JOINED),     # across a paragraph break
+])
+def test_join_gate(neighbour, chars, same_paragraph, reason):
+    verdict = POLICY.join(0.9, neighbour, chars, same_paragraph)
+    assert (verdict.gate, verdict.passed, verdict.reason) == ("join", reason == Reason.JOINED, reason)
+
+
+PORT = ("Harbour works\n\n"
+        "The harbour authority met on Monday. It approved a new breakwater for the port of Kellen. "
+        "Construction of the breakwater will begin in March and cost 40 million euros.\n\n"
+        "Fishing quotas were discussed separately.")
+
+
+@pytest.mark.parametrize("question, quoted, reasons", [
+    # the sentence before scores near the best one: one quote of both
+    ("What did the harbour authority approve for Kellen?",
+     ["The harbour authority met on Monday. It approved a new breakwater for the port of Kellen."], ["JOINED"]),
+    # the best sentence already starts at the one naming Kellen (extended back); the next is unlikely
+    ("How much will the Kellen breakwater cost?",
+     ["It approved a new breakwater for the port of Kellen. Construction of the breakwater will begin in March "
+      "and cost 40 million euros."], ["NOT_JOINED"]),
+])
+def test_a_quote_takes_in_the_adjacent_sentence_only_when_the_model_would_quote_it(tmp_path, make_assistant,
+                                                                                   question, quoted, reasons):
+    from tests.conftest import write_corpus
+
+    assistant = make_assistant(write_corpus(tmp_path / "c", {"port.txt": ({}, PORT)}))
+    assistant.ingest()
+    answer = assistant.ask(question, explain=True)
+    assert [q.text for q in answer.quotes] == quoted
+    assert all(PORT[q.start:q.end] == q.text for q in answer.quotes)
+    chosen = [c for c in answer.explanation["candidates"] if c["decision"] == "CHOSEN"]
+    assert [g["reason"] for g in chosen[0]["gates"] if g["gate"] == "join"] == reasons

@@ -24,6 +24,8 @@ class Reason(str, Enum):
     NOT_NEAR_BEST = "NOT_NEAR_BEST"                # far below the best quote
     ARTICLE_FULL = "ARTICLE_FULL"                  # its article already gives the most quotes allowed
     OVERLAPS = "OVERLAPS"                          # overlaps a quote already chosen
+    JOINED = "JOINED"                              # an adjacent sentence scores near it: one quote of both
+    NOT_JOINED = "NOT_JOINED"                      # the adjacent sentence stays out of the quote
     ENOUGH_QUOTES = "ENOUGH_QUOTES"                # the answer already has the most quotes allowed
     OVER_BUDGET = "OVER_BUDGET"                    # it would take the answer past its quoted-characters budget
     NO_CANDIDATE = "NO_CANDIDATE"                  # no sentence passed every gate
@@ -58,6 +60,8 @@ class AnswerPolicy:
     per_article: int = 2              # quotes from one article at most
     quote_chars: int = 600            # quoted characters in one answer at most (the first quote always fits)
     max_quote_chars: int = 700        # a quote extended back to its speaker stays this short
+    join_share: float = 0.5           # an adjacent sentence joins a quote when it scores this share of it ...
+    join_chars: int = 400             # ... and the two stay this short
     follow_threshold: float = 1.0     # further quotes' bar once the best sentence reached the threshold
     timeline_near_best: float = 0.25  # the timeline gathers every source that speaks to the point
     timeline_quotes: int = 8
@@ -88,6 +92,22 @@ class AnswerPolicy:
         if probability < bar:
             return Verdict(False, Reason.LOW_CONFIDENCE, detail, "model")
         return _passed("model", detail)
+
+    def join(self, score: float, neighbour: float, chars: int, same_paragraph: bool) -> Verdict:
+        """Whether the sentence next to a quote (scoring ``neighbour`` against the quote's ``score``)
+        joins it, making one quote of ``chars`` characters: an answer often spans two sentences
+        ("… was installed by the Mongols." | "In 1358 it was overthrown …"), and the model scores
+        each alone. The neighbour must be worth quoting itself (the threshold) and score near the
+        quote, so an unsure model does not widen its quotes."""
+        if not same_paragraph:
+            return Verdict(False, Reason.NOT_JOINED, "another paragraph", "join")
+        bar = max(self.join_share * score, self.threshold)
+        if neighbour < bar:
+            return Verdict(False, Reason.NOT_JOINED, f"{neighbour:.3f} < {bar:.3f} ({self.join_share} x {score:.3f}, "
+                                                     f"at least the threshold)", "join")
+        if chars > self.join_chars:
+            return Verdict(False, Reason.NOT_JOINED, f"{chars} > {self.join_chars} characters together", "join")
+        return Verdict(True, Reason.JOINED, f"{neighbour:.3f} >= {bar:.3f}", "join")
 
     def choice(self, score: float, source: str, start: int, end: int, chosen: list) -> Verdict:
         """Whether a candidate (ranked best first) joins the ``chosen`` ones (each with

@@ -25,6 +25,7 @@ class Assessment:
     end: int
     verdicts: list[Verdict]
     score: float | None = None
+    index: int = -1             # the sentence's place among its article's sentences
 
     @property
     def passed(self) -> bool:
@@ -77,7 +78,7 @@ class QuoteSelector:
         for row, p in zip(rows, probabilities):
             verdict = policy.sentence(float(p), policy.scorer.contributions(row.values), best)
             start = self._extend_back(question, row) if verdict.passed else row.start
-            found.append(Assessment(row.source, start, row.end, [verdict], float(p)))
+            found.append(Assessment(row.source, start, row.end, [verdict], float(p), row.index))
         return found
 
     def _extend_back(self, question: Question, row: SentenceRow) -> int:
@@ -94,6 +95,22 @@ class QuoteSelector:
                     return ps
         return row.start
 
+    def _join_neighbour(self, item: Assessment, assessed: list[Assessment], chosen: list[Candidate],
+                        policy: AnswerPolicy) -> None:
+        """Widen ``item`` over the better-scoring sentence next to it when the policy joins them."""
+        neighbours = [a for a in assessed if a.source == item.source and abs(a.index - item.index) == 1
+                      and a.score is not None and not (a.start < item.end and item.start < a.end)
+                      and not any(c.source == a.source and c.start < a.end and a.start < c.end for c in chosen)]
+        if not neighbours:
+            return
+        best = max(neighbours, key=lambda a: a.score)
+        start, end = min(item.start, best.start), max(item.end, best.end)
+        gap = self.snapshot.articles[item.source].text[min(item.end, best.end):max(item.start, best.start)]
+        verdict = policy.join(item.score, best.score, end - start, "\n" not in gap)
+        item.verdicts.append(verdict)
+        if verdict.passed:
+            item.start, item.end = start, end
+
     def select(self, question: Question, vector: np.ndarray, hits: list[Hit],
                policy: AnswerPolicy | None = None) -> Selection:
         """The best quote, then the others the policy lets join it, best first."""
@@ -104,6 +121,7 @@ class QuoteSelector:
         assessed = self.assess(question, vector, hits, policy)
         chosen: list[Candidate] = []
         for item in sorted((a for a in assessed if a.passed), key=lambda a: -a.score):
+            self._join_neighbour(item, assessed, chosen, policy)
             choice = policy.choice(item.score, item.source, item.start, item.end, chosen)
             item.verdicts.append(choice)
             if choice.passed:
