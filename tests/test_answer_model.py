@@ -151,3 +151,29 @@ def test_a_question_about_refusal_prefers_the_sentence_that_refuses(tmp_path, ma
     assistant.ingest()
     answer = assistant.ask(question)
     assert answer.quotes and answer.quotes[0].text.startswith(expected), answer.answer
+
+
+def test_the_threshold_is_the_lowest_that_abstains_on_half_of_each_domains_answerable_looking_questions():
+    from training.learn import HeldOut, target_threshold
+
+    squad = HeldOut(best=np.array([0.9, 0.8, 0.1, 0.3, 0.2, 0.6, 0.05]), right=np.zeros(7, bool),
+                    kind=np.array(["answerable", "answerable", "native", "native", "withheld", "withheld", "off-topic"]))
+    news = HeldOut(best=np.array([0.7, 0.45, 0.35]), right=np.zeros(3, bool),
+                   kind=np.array(["answerable", "unanswerable-news", "unanswerable-news"]))
+    # SQuAD: at 0.2, native 1/2 and withheld 0/2 abstain (mean 0.25); at 0.3, 1/2 and 1/2 (0.5).
+    assert target_threshold({"squad": squad}) == 0.3
+    # News needs 0.45 (one of its two abstained below it); the off-topic question never counts.
+    assert target_threshold({"squad": squad, "news": news}) == 0.45
+
+
+def test_a_table_keeps_the_rows_of_the_questions_asked_renumbered():
+    from training.learn import Table
+
+    table = Table(X=np.arange(10.0).reshape(5, 2), y=np.array([1, 0, 0, 1, 0], bool), question=np.array([0, 0, 1, 2, 2]),
+                  first_right=np.array([1, 0, 0, 1, 0], bool), answerable=np.array([True, False, True]),
+                  article=np.array(["a", "b", "c"]), kind=np.array(["answerable", "native", "answerable"]))
+    kept = table.questions(np.array([True, False, True]))
+    assert kept.question.tolist() == [0, 0, 1, 1]
+    assert kept.y.tolist() == [True, False, True, False]
+    assert kept.article.tolist() == ["a", "c"] and kept.kind.tolist() == ["answerable", "answerable"]
+    assert kept.X[:, 0].tolist() == [0.0, 2.0, 6.0, 8.0]
