@@ -87,6 +87,9 @@ class Candidate:
     end: int
     score: float
 
+    def overlaps(self, source: str, start: int, end: int) -> bool:
+        return source == self.source and start < self.end and self.start < end
+
 
 @dataclass(frozen=True)
 class Quote:

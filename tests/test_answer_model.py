@@ -119,11 +119,12 @@ def test_the_model_beats_the_rule_it_replaced_on_held_out_questions(ipod, make_a
     corpus, examples = ipod
     assistant = make_assistant(corpus)
     assistant.ingest()
-    right = {"model": 0, "rule": 0}
+    scorers = {"model": AnswerScorer.load(), "rule": _rule_scorer()}
+    right = {name: 0 for name in scorers}
     for e in examples:
         rows = assistant.candidate_rows(e.question.text)
         values = np.stack([r.values for r in rows])
-        for name, scorer in (("model", AnswerScorer.load()), ("rule", _rule_scorer())):
+        for name, scorer in scorers.items():
             best = rows[int(np.argmax(scorer.probabilities(values)))]
             right[name] += any(s.overlaps(best.source, best.start, best.end) for s in e.spans)
     assert len(examples) == 100

@@ -27,7 +27,7 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -225,9 +225,8 @@ def fit(train: dict[str, Table], dev: dict[str, Table], record: dict) -> tuple[A
     pooled = HeldOut.concat(list(domains.values()))
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(
         pooled.best, pooled.right.astype(float))
-    return AnswerScorer(FEATURES, scorer.mean, scorer.scale, scorer.weights, scorer.intercept,
-                        np.round(iso.X_thresholds_, 6), np.round(iso.y_thresholds_, 6), target_threshold(domains),
-                        record), domains
+    return replace(scorer, calibration_x=np.round(iso.X_thresholds_, 6), calibration_y=np.round(iso.y_thresholds_, 6),
+                   threshold=target_threshold(domains), record=record), domains
 
 
 def held_out_metrics(held: HeldOut, threshold: float) -> dict:

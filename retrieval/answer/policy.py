@@ -119,7 +119,7 @@ class AnswerPolicy:
                            "choice")
         if sum(c.source == source for c in chosen) >= self.per_article:
             return Verdict(False, Reason.ARTICLE_FULL, f"{self.per_article} quotes from {source} already", "choice")
-        if any(c.source == source and c.start < end and start < c.end for c in chosen):
+        if any(c.overlaps(source, start, end) for c in chosen):
             return Verdict(False, Reason.OVERLAPS, "overlaps a chosen quote", "choice")
         quoted = sum(c.end - c.start for c in chosen)
         if chosen and quoted + end - start > self.quote_chars:

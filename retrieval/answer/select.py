@@ -89,24 +89,28 @@ class QuoteSelector:
         missing = [c for c in question.named if not c.found_in(set(terms(text[row.start:row.end])))]
         if missing and i > 0:
             ps, pe = sentences[i - 1]
-            if "\n" not in text[pe:row.start] and row.end - ps <= self.policy.max_quote_chars:
+            if self._one_paragraph(row.source, pe, row.start) and row.end - ps <= self.policy.max_quote_chars:
                 previous = set(terms(text[ps:pe]))
                 if any(c.found_in(previous) for c in missing):
                     return ps
         return row.start
 
+    def _one_paragraph(self, source: str, start: int, end: int) -> bool:
+        """Whether the text between two sentences of ``source`` (``start:end``) breaks no line."""
+        return "\n" not in self.snapshot.articles[source].text[start:end]
+
     def _join_neighbour(self, item: Assessment, assessed: list[Assessment], chosen: list[Candidate],
                         policy: AnswerPolicy) -> None:
         """Widen ``item`` over the better-scoring sentence next to it when the policy joins them."""
+        taken = [item.candidate, *chosen]
         neighbours = [a for a in assessed if a.source == item.source and abs(a.index - item.index) == 1
-                      and a.score is not None and not (a.start < item.end and item.start < a.end)
-                      and not any(c.source == a.source and c.start < a.end and a.start < c.end for c in chosen)]
+                      and a.score is not None and not any(c.overlaps(a.source, a.start, a.end) for c in taken)]
         if not neighbours:
             return
         best = max(neighbours, key=lambda a: a.score)
         start, end = min(item.start, best.start), max(item.end, best.end)
-        gap = self.snapshot.articles[item.source].text[min(item.end, best.end):max(item.start, best.start)]
-        verdict = policy.join(item.score, best.score, end - start, "\n" not in gap)
+        gap = (min(item.end, best.end), max(item.start, best.start))
+        verdict = policy.join(item.score, best.score, end - start, self._one_paragraph(item.source, *gap))
         item.verdicts.append(verdict)
         if verdict.passed:
             item.start, item.end = start, end
