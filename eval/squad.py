@@ -4,13 +4,16 @@ For each corpus variant of a split (``training.squad``) a fresh assistant is bui
 folder (its index is kept under ``training/cache/`` and re-synced, not rebuilt) and asked every
 question; beside it, in the same run, a bare retriever (the same MiniLM vectors, one fresh Chroma
 collection over plain 600-character chunks of the same files) answers every question with its top-1
-chunk. A quote is right when it overlaps a gold answer span in the right file, by offsets."""
+chunk. A quote is right when it overlaps a gold answer span in the right file, by offsets; it holds
+the answer when it is right or its text, in the gold answer's file, contains a gold answer's words
+(another sentence of the article can state the same answer as the one the annotator marked)."""
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
 import random
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,10 +48,25 @@ class Outcome:
     abstained: bool
     quotes: tuple[tuple[str, int, int], ...]    # (source, start, end), in the order given
     ms: float
+    texts: tuple[str, ...] = ()                 # the quotes' text, in the same order
 
     def right(self, first_only: bool) -> bool:
         quotes = self.quotes[:1] if first_only else self.quotes
         return any(span.overlaps(*quote) for quote in quotes for span in self.example.spans)
+
+    def holds_answer(self) -> bool:
+        """The first quote is right, or it comes from a gold answer's file and contains a gold
+        answer's words (case and spacing aside)."""
+        if self.right(first_only=True):
+            return True
+        if not self.quotes or self.quotes[0][0] not in {span.source for span in self.example.spans}:
+            return False
+        quote = _words(self.texts[0])
+        return any(f" {_words(a)} " in f" {quote} " for a in self.example.question.answers if _words(a))
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -76,6 +94,7 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "answered": _ratio(len(answerable) - abstained_answerable, len(answerable)),
         "first_quote_right": _ratio(sum(o.right(first_only=True) for o in answerable), len(answerable)),
         "any_quote_right": _ratio(sum(o.right(first_only=False) for o in answerable), len(answerable)),
+        "first_quote_holds_answer": _ratio(sum(o.holds_answer() for o in answerable), len(answerable)),
         "abstention_precision": _ratio(abstained_unanswerable, abstained_unanswerable + abstained_answerable),
         "abstention_recall": _ratio(abstained_unanswerable, len(unanswerable)),
         "by_label": by_label,
@@ -90,7 +109,8 @@ def ask_assistant(assistant, example: Example) -> Outcome:
     t0 = time.perf_counter()
     answer = assistant.ask(example.question.text)
     ms = (time.perf_counter() - t0) * 1000
-    return Outcome(example, answer.abstained, tuple((q.source, q.start, q.end) for q in answer.quotes), ms)
+    return Outcome(example, answer.abstained, tuple((q.source, q.start, q.end) for q in answer.quotes), ms,
+                   tuple(q.text for q in answer.quotes))
 
 
 def bare_chunks(text: str, size: int = BARE_CHUNK_CHARS) -> list[tuple[int, int]]:
@@ -119,9 +139,9 @@ class BareRetriever:
         import chromadb
 
         self.embedder = embedder
+        self.texts = {name: (corpus.corpus_dir / name).read_bytes().decode("utf-8") for name in corpus.files}
         chunks = []
-        for name in corpus.files:
-            text = (corpus.corpus_dir / name).read_bytes().decode("utf-8")
+        for name, text in self.texts.items():
             chunks += [(name, start, end, text[start:end]) for start, end in bare_chunks(text)]
         vectors = self._vectors(corpus.root / "bare-vectors.npz", [c[3] for c in chunks])
         self.client = chromadb.EphemeralClient()
@@ -150,8 +170,9 @@ class BareRetriever:
 
     def ask(self, example: Example) -> Outcome:
         t0 = time.perf_counter()
-        quote = self.top1(example.question.text)
-        return Outcome(example, False, (quote,), (time.perf_counter() - t0) * 1000)
+        source, start, end = self.top1(example.question.text)
+        return Outcome(example, False, ((source, start, end),), (time.perf_counter() - t0) * 1000,
+                       (self.texts[source][start:end],))
 
     def close(self) -> None:
         self.client.delete_collection(self.collection.name)
@@ -224,6 +245,8 @@ def table(title: str, systems: dict) -> str:
             ("answered, of answerable", _pct(ours["answered"]), _pct(bare["answered"])),
             ("first quote right, of answerable", _pct(ours["first_quote_right"]), _pct(bare["first_quote_right"])),
             ("any quote right, of answerable", _pct(ours["any_quote_right"]), _pct(bare["any_quote_right"])),
+            ("first quote holds the answer, of answerable", _pct(ours["first_quote_holds_answer"]),
+             _pct(bare["first_quote_holds_answer"])),
             ("abstention precision", _pct(ours["abstention_precision"]), _pct(bare["abstention_precision"])),
             ("abstention recall", _pct(ours["abstention_recall"]), _pct(bare["abstention_recall"]))]
     for label, group in ours["by_label"].items():
