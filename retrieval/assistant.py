@@ -39,10 +39,11 @@ from retrieval.types import Answer, ArticleMeta
 
 
 def corpus_analyzer(snapshot: Snapshot, aliases: AliasTable) -> QuestionAnalyzer:
-    """The question analyzer of a corpus: the alias table plus the acronyms its articles define,
-    the indexed vocabulary and every other term the articles know."""
-    known, acronyms = snapshot.corpus_terms()
+    """The question analyzer of a corpus: the alias table plus the acronyms its articles define and
+    the initials of its names, the indexed vocabulary and every other term the articles know."""
+    known, acronyms, initialisms = snapshot.corpus_terms()
     aliases.learn_acronyms(acronyms)
+    aliases.learn_initialisms(initialisms)
     return QuestionAnalyzer(aliases, snapshot.lexical.vocabulary, known)
 
 
@@ -105,6 +106,7 @@ class Assistant:
         else:
             for source in changed & set(snapshot.articles):
                 self._aliases.learn_acronyms(defined_acronyms(snapshot.articles[source].text))
+            self._aliases.learn_initialisms(snapshot.initialisms(changed & set(snapshot.articles)))
             analyzer = QuestionAnalyzer(self._aliases, snapshot.lexical.vocabulary,
                                         self.analyzer.known | snapshot.known_terms(changed))
         analyze = lru_cache(maxsize=1024)(analyzer.analyze)

@@ -169,3 +169,46 @@ def test_acronyms_an_article_defines(text, expected):
     from retrieval.text.aliases import defined_acronyms
 
     assert defined_acronyms(text) == expected
+
+
+@pytest.mark.parametrize("name, initials", [
+    ("The “World Meteorological Organization", "WMO"),
+    ("the Bank of England", "BE"),
+    ("Islamic Resistance in Iraq", "IRI"),
+    ("European Court of Human Rights", "ECHR"),
+    ("Lagos", None),                                  # one word: no acronym
+    ("Treaty of the Seven seas", None),               # a word in lower case: not a name of capitals
+])
+def test_the_initials_of_a_name(name, initials):
+    from retrieval.text.aliases import bare_name, initialism
+
+    assert initialism(bare_name(name)) == initials
+
+
+WEATHER = {
+    "wmo.txt": ({"outlet": "Science Desk", "published": "2024-03-19"},
+                "Global temperatures set a record\n\n"
+                "The World Meteorological Organization said on Tuesday that last year was the warmest on record, "
+                "about 1.45 degrees Celsius above pre-industrial levels.\n\n"
+                "Its secretary-general, Celeste Saulo, called the findings a red alert for the world.\n\n"
+                "The World Meteorological Organization publishes its climate report every March."),
+    "rail.txt": ({"outlet": "Transport Weekly", "published": "2024-03-20"},
+                 "Rail strike called off\n\n"
+                 "Train drivers called off next week's strike after the union accepted a new pay offer.\n\n"
+                 "The operator said services would run as normal."),
+}
+
+
+def test_an_acronym_no_article_defines_is_read_as_the_name_with_those_initials(tmp_path, make_assistant):
+    from tests.conftest import write_corpus
+
+    assistant = make_assistant(write_corpus(tmp_path / "c", WEATHER))
+    assistant.ingest()
+    parsed = assistant.analyze("What did the WMO say about last year?")
+    assert parsed.unknown == ()
+    assert parsed.dense_text == "What did the World Meteorological Organization say about last year?"
+    answer = assistant.ask("What did the WMO say about last year?")
+    assert [q.source for q in answer.quotes][:1] == ["wmo.txt"]
+    assert answer.quotes[0].text.startswith("The World Meteorological Organization said on Tuesday")
+    # An acronym with no name of its initials in the corpus stays unknown.
+    assert assistant.analyze("What did the IMF say about last year?").unknown == ("IMF",)

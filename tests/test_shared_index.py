@@ -60,7 +60,8 @@ def test_saved_snapshot_reopens_without_reading_chunks(tmp_path, make_assistant,
     from retrieval.text.aliases import defined_acronyms      # the corpus terms came with the copy, the same
 
     assert again.snapshot.corpus_terms() == (again.snapshot.known_terms(), [
-        d for record in again.snapshot.articles.values() for d in defined_acronyms(record.text)])
+        d for record in again.snapshot.articles.values() for d in defined_acronyms(record.text)],
+        again.snapshot.initialisms())
     assert isinstance(again.snapshot.vectors, np.memmap)
     for chunk in again.snapshot.chunks:
         assert chunk.text == again.snapshot.articles[chunk.source].text[chunk.start:chunk.end]

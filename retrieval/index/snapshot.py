@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
 from retrieval.index.lexical import LexicalIndex
 from retrieval.index.store import Index
-from retrieval.text.aliases import defined_acronyms
+from retrieval.text.aliases import NAME_LABELS, bare_name, defined_acronyms, initialism
 from retrieval.text.normalize import terms
 from retrieval.text.sentences import split_sentences
 from retrieval.types import ArticleMeta, ArticleRecord, StoredChunk
@@ -66,14 +66,24 @@ class Snapshot:
         """A source's committed chunks, in reading order."""
         return self._by_source.get(source, [])
 
-    def corpus_terms(self) -> tuple[set[str], list[tuple[str, str]]]:
-        """What the question analyzer learns from the whole corpus: ``known_terms()`` and every acronym
-        definition of the articles, in article order. Computed once (~1 s at 100k chunks) and kept
-        with the saved copy."""
+    def corpus_terms(self) -> tuple[set[str], list[tuple[str, str]], list[tuple[str, str, int]]]:
+        """What the question analyzer learns from the whole corpus: ``known_terms()``, every acronym
+        definition of the articles, in article order, and ``initialisms()``. Computed once (~1 s at
+        100k chunks) and kept with the saved copy."""
         if self._corpus_terms is None:
             self._corpus_terms = (self.known_terms(),
-                                  [d for record in self.articles.values() for d in defined_acronyms(record.text)])
+                                  [d for record in self.articles.values() for d in defined_acronyms(record.text)],
+                                  self.initialisms())
         return self._corpus_terms
+
+    def initialisms(self, sources=None) -> list[tuple[str, str, int]]:
+        """``(name, initials, occurrences)`` of the names of several words ingest found (of ``sources``,
+        else all), for acronyms no article defines."""
+        found: Counter = Counter()
+        for source in self._by_source if sources is None else sources:
+            for chunk in self._by_source.get(source, []):
+                found.update(bare_name(chunk.text[a:b]) for a, b, label in chunk.entities if label in NAME_LABELS)
+        return [(name, initials, n) for name, n in found.items() if (initials := initialism(name))]
 
     def known_terms(self, sources=None) -> set[str]:
         """Every term of the articles (of ``sources``, else all) beyond the indexed chunks: page furniture

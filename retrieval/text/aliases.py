@@ -1,22 +1,29 @@
 """Alias table: names that mean the same actor, and words that translate each other.
 
 The table is data (``aliases.json``, extendable by a user); acronyms that an article
-defines, as in "Kata'ib Hezbollah (KH)", are learned from the corpus and added."""
+defines, as in "Kata'ib Hezbollah (KH)", are learned from the corpus and added. An acronym no
+article defines ("IRI" for the Islamic Resistance in Iraq) is read as the corpus's most frequent
+names with those initials, among the names spaCy found at ingest (``initialism``)."""
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.text.lexicon import STOPWORDS
-from retrieval.text.normalize import fold, term, terms
+from retrieval.text.normalize import cased_words, fold, term, terms
 
 Phrase = tuple[str, ...]
 # "Long Name Of Group (LNG)": an acronym defined in the text.
 _DEFINED_ACRONYM = re.compile(r"((?:[A-Z][\w’'-]*\s+(?:(?:of|the|and|al|for)\s+)?){1,7})\(([A-Z]{2,6})\)")
 _MINOR = {"of", "the", "and", "al", "for"}
 _ACRONYM_IN_BRACKETS = re.compile(r"\([A-Z]{2,6}\)")    # cheap test first: the full pattern backtracks on every capital
+# Entity labels of names an acronym can stand for, and the words its initials leave out.
+NAME_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"})
+_UNINITIALED = {"of", "the", "and", "al", "for", "in", "on", "at", "to", "de", "du", "la", "le", "el"}
+EXPANSIONS = 3          # names an undefined acronym may stand for, most frequent first
 
 
 @dataclass
@@ -26,6 +33,7 @@ class AliasTable:
     # Aliases that are also common words ("US" / "us") count only when written in capitals.
     capitals_only: set[Phrase] = field(default_factory=set)
     equivalents: dict[str, set[str]] = field(default_factory=dict)
+    initialisms: dict[str, Counter] = field(default_factory=dict)    # "IRI" -> {"Islamic Resistance in Iraq": 3}
 
     @classmethod
     def load(cls, path: Path) -> "AliasTable":
@@ -61,6 +69,16 @@ class AliasTable:
         """Each ``(name, acronym)`` an article defines (``defined_acronyms``) becomes an alias group."""
         for name, acronym in definitions:
             self.add_group([name, acronym])
+
+    def learn_initialisms(self, names: list[tuple[str, str, int]]) -> None:
+        """``(name, its initials, how often)`` for names found in the corpus (``initialism``)."""
+        for name, initials, count in names:
+            self.initialisms.setdefault(initials, Counter())[name] += count
+
+    def expansions(self, acronym: str) -> list[str]:
+        """The names of the corpus whose initials spell ``acronym``, most frequent first."""
+        found = self.initialisms.get(acronym.upper())
+        return [name for name, _ in found.most_common(EXPANSIONS)] if found else []
 
     def matches(self, tokens: list[tuple[str, str]]) -> list[tuple[int, int, int]]:
         """Alias groups found in ``tokens`` (pairs of original word and index term), longest
@@ -103,3 +121,21 @@ def defined_acronyms(text: str) -> list[tuple[str, str]]:
                 found.append((" ".join(words[i:]), acronym))
                 break
     return found
+
+
+_LEADING = re.compile(r"^[\W_]*(?:(?:the|a|an)\s+)?[\W_]*", re.I)
+
+
+def bare_name(name: str) -> str:
+    """A name as an entity spans it, without a leading article or quotes: "The “Islamic Resistance"
+    -> "Islamic Resistance"."""
+    return _LEADING.sub("", name).rstrip("\"“”'’ ")
+
+
+def initialism(name: str) -> str | None:
+    """The initials of a name of two to six capitalized words, the small words left out ("the
+    Islamic Resistance in Iraq" -> "IRI"); ``None`` when it is no such name."""
+    words = [w for w in cased_words(name) if w.lower() not in _UNINITIALED]
+    if not 2 <= len(words) <= 6 or not all(w[0].isupper() for w in words):
+        return None
+    return "".join(w[0] for w in words).upper()

@@ -11,7 +11,7 @@ from rapidfuzz.distance import Levenshtein
 from retrieval.errors import InvalidQuestion
 from retrieval.text.aliases import AliasTable
 from retrieval.text.lexicon import STOPWORDS
-from retrieval.text.normalize import ascii_words, cased_words, term
+from retrieval.text.normalize import ascii_words, cased_words, term, terms
 
 # Words that shape a question without being what it is about.
 _FRAME_WORDS = frozenset(term(w) for w in """
@@ -154,6 +154,10 @@ class QuestionAnalyzer:
                     concept = Concept(word, concept.alternatives, named=False) if self._is_known(concept) else None
                 if concept:
                     concepts.append(concept)
+                    names = self._expansions(word, t)
+                    if names:      # the encoder reads the name the acronym stands for
+                        dense_text += [folded[cut:kept[i].start()], names[0]]
+                        cut = kept[i].end()
             if number is not None:
                 group = self.aliases.groups[number]
                 alternatives = tuple(tuple(self.variants(t) for t in phrase) for phrase in group)
@@ -173,7 +177,15 @@ class QuestionAnalyzer:
         if t in _FRAME_WORDS or (len(t) < 2 and not t.isdigit()):
             return None
         named = t.isdigit() or (word[0].isupper() and (not first or word.isupper()))
-        return Concept(word, ((self.variants(t),),), named)
+        spelled = tuple(tuple(self.variants(x) for x in terms(name)) for name in self._expansions(word, t))
+        return Concept(word, ((self.variants(t),), *spelled), named)
+
+    def _expansions(self, word: str, t: str) -> list[str]:
+        """The names an acronym the corpus never writes may stand for ("IRI": the Islamic Resistance
+        in Iraq), most frequent first; none for any other word."""
+        if not (word.isupper() and 2 <= len(word) <= 6 and word.isalpha()) or t in self.known:
+            return []
+        return self.aliases.expansions(word)
 
 
 def _name_start(folded: str, matches: list[re.Match], first: re.Match) -> int:
