@@ -33,6 +33,7 @@ FEATURES = (
     "coverage", "coverage_gap", "context_coverage", "context_coverage_gap", "coverage_share_of_best",
     "names_in_sentence", "names_in_context", "names_in_article", "unknown_names", "concepts", "shared_pairs",
     "answer_entity", "new_entities", "has_number", "length", "position",
+    "match_spread", "answer_beside_match", "new_terms",
     "question_stance", "sentence_stance", "stance_agrees", "reported_speech", "speech_asked_and_given",
     *(f"expects_{kind}" for kind in KINDS),
 )
@@ -101,6 +102,9 @@ class FeatureExtractor:
         wanted = ANSWER_LABELS.get(q.question.expects or "")
         sentence_stance = stance(sentence)
         speech = bool(SPEECH.search(sentence))
+        matched = [n for n, t in enumerate(sentence_words) if t in q.asked]
+        answer_places = [len(terms(text[s:a])) for a, b, label in entities
+                         if (label in wanted if wanted else True) and not set(terms(text[a:b])) <= q.asked]
         return (source, s, e, i), {
             "chunk_dense": hit.dense, "chunk_dense_gap": q.best_dense - hit.dense, "chunk_rank": rank / len(q.hits),
             "fused_score": hit.score / q.best_fused, "bm25": hit.lexical / q.best_bm25, "dense_only": float(hit.lexical == 0),
@@ -114,11 +118,29 @@ class FeatureExtractor:
             "answer_entity": float(any(label in wanted for label in new)) if wanted else float(bool(new)),
             "new_entities": math.log1p(len(new)), "has_number": float(any(c.isdigit() for c in sentence)),
             "length": math.log(max(e - s, 1)), "position": i / max(len(sentences), 1),
+            "match_spread": _spread(matched), "answer_beside_match": _beside(answer_places, matched),
+            "new_terms": math.log1p(sum(t not in q.asked for t in sentence_words)),
             "question_stance": float(q.stance), "sentence_stance": float(sentence_stance),
             "stance_agrees": float(q.stance * sentence_stance), "reported_speech": float(speech),
             "speech_asked_and_given": float(q.asks_speech and speech),
             **{f"expects_{kind}": float((q.question.expects or "other") == kind) for kind in KINDS},
         }
+
+
+def _spread(matched: list[int]) -> float:
+    """How far apart the question's terms stand in the sentence: the window that holds them all,
+    per term matched (1 when they stand side by side; 0 with fewer than two)."""
+    if len(matched) < 2:
+        return 0.0
+    return math.log((matched[-1] - matched[0] + 1) / len(matched))
+
+
+def _beside(places: list[int], matched: list[int]) -> float:
+    """How close the nearest possible answer (an entity of the expected kind the question does
+    not name) stands to a term of the question: 1 beside it, falling with each word between."""
+    if not places or not matched:
+        return 0.0
+    return 1.0 / (1.0 + min(abs(p - m) for p in places for m in matched))
 
 
 class _SentenceTerms:
