@@ -192,7 +192,7 @@ def evaluate_corpus(corpus: Corpus, limit: int | None, embedder=None) -> tuple[l
     """Both systems on one corpus folder; returns their outcomes and the embedder (to share)."""
     from retrieval import Settings
 
-    assistant = assistant_class()(Settings(corpus_dir=corpus.corpus_dir, index_dir=corpus.root / "index"), embedder=embedder)
+    assistant = assistant_class()(Settings(corpus_dir=corpus.corpus_dir, index_dir=corpus.index_dir), embedder=embedder)
     assistant.ingest()
     bare = BareRetriever(corpus, assistant.embedder)
     ours, baseline = [], []

@@ -19,8 +19,10 @@ when it overlaps a gold answer span or holds an answer's text in the right artic
    ``ABSTAIN_TARGET`` of its unanswerable questions that look answerable (SQuAD's own and withheld
    paragraphs weighing alike; news), so the product abstains that often and otherwise answers.
 
-Features are cached per corpus variant in ``training/cache/`` (keyed by the feature list and
-the encoder: the default one, as when answering), so a re-run only refits. Deterministic: no sampling, a fixed solver."""
+Features are cached per corpus variant in ``training/cache/`` (keyed by the feature list, the
+encoder — the default one, as when answering —, the questions, the retrieval settings and the
+``retrieval`` package's source, so a ``QA_RETRIEVE_K``, a new question or a code change is never
+read from a stale table); a re-run only refits. Deterministic: no sampling, a fixed solver."""
 from __future__ import annotations
 
 import hashlib
@@ -46,6 +48,7 @@ from training.squad import (
     Corpus,
     Example,
     build_corpus,
+    code_version,
     shared_data_dir,
 )
 
@@ -105,16 +108,18 @@ def corpus_table(corpus: Corpus, embedder, limit: int | None = None) -> Table:
     from retrieval.assistant import Assistant
     from retrieval.settings import Settings
 
-    key = hashlib.sha256(json.dumps([FEATURES, limit, embedder.identity]).encode()).hexdigest()[:12]
-    cached = corpus.root / f"features-{key}.npz"
+    settings = Settings(corpus_dir=corpus.corpus_dir, index_dir=corpus.index_dir)
     examples = sample(corpus.examples, limit)
+    questions = [e.to_dict() for e in examples]
+    key = hashlib.sha256(json.dumps([FEATURES, embedder.identity, questions, settings.chunk_chars,
+                                     settings.candidates, settings.retrieve_k, code_version()]).encode()).hexdigest()[:12]
+    cached = corpus.root / f"features-{key}.npz"
     article = np.array([e.question.article for e in examples])
     kind = np.array([e.label for e in examples])
     if cached.exists():   # (delete training/cache/*/features-*.npz to time a run from scratch)
         data = np.load(cached)
         return Table(data["X"], data["y"], data["question"], data["first_right"], data["answerable"], article, kind)
-    assistant = Assistant(Settings(corpus_dir=corpus.corpus_dir, index_dir=corpus.root / "index"), embedder=embedder,
-                          scorer=AnswerScorer.untrained(FEATURES))
+    assistant = Assistant(settings, embedder=embedder, scorer=AnswerScorer.untrained(FEATURES))
     assistant.ingest()
     X, y, question, first_right = [], [], [], []
     for n, example in enumerate(examples):

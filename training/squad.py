@@ -26,6 +26,7 @@ shared data folder and written only there: it must not be committed (its licence
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -124,8 +125,24 @@ class Corpus:
         return self.root / "corpus"
 
     @property
+    def index_dir(self) -> Path:
+        """The variant's index, one per version of the code that builds it: an index made by an
+        older ingest (other sentences, other entities) is never read as this code's."""
+        return self.root / f"index-{code_version()[:12]}"
+
+    @property
     def name(self) -> str:
         return f"{self.split}-{self.variant}"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of the ``retrieval`` package's source, which turns a corpus into an index and a
+    question into candidate rows."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_DIR / "retrieval").rglob("*.py")):
+        digest.update(path.relative_to(REPO_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _slug(text: str) -> str:
