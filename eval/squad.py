@@ -190,9 +190,7 @@ def _sample(examples: tuple[Example, ...], limit: int | None) -> list[Example]:
 
 def evaluate_corpus(corpus: Corpus, limit: int | None, embedder=None) -> tuple[list[Outcome], list[Outcome], object]:
     """Both systems on one corpus folder; returns their outcomes and the embedder (to share)."""
-    from retrieval import Settings
-
-    assistant = assistant_class()(Settings(corpus_dir=corpus.corpus_dir, index_dir=corpus.index_dir), embedder=embedder)
+    assistant = assistant_class()(corpus.settings(), embedder=embedder)
     assistant.ingest()
     bare = BareRetriever(corpus, assistant.embedder)
     ours, baseline = [], []

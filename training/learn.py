@@ -106,9 +106,8 @@ def corpus_table(corpus: Corpus, embedder, limit: int | None = None) -> Table:
     """The candidate rows of the questions of ``corpus`` (a fixed sample of ``limit``), from a
     real assistant on its folder."""
     from retrieval.assistant import Assistant
-    from retrieval.settings import Settings
 
-    settings = Settings(corpus_dir=corpus.corpus_dir, index_dir=corpus.index_dir)
+    settings = corpus.settings()
     examples = sample(corpus.examples, limit)
     questions = [e.to_dict() for e in examples]
     key = hashlib.sha256(json.dumps([FEATURES, embedder.identity, questions, settings.chunk_chars,

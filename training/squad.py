@@ -35,7 +35,11 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from retrieval.settings import Settings
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO_DIR / "training" / "cache"
@@ -124,11 +128,13 @@ class Corpus:
     def corpus_dir(self) -> Path:
         return self.root / "corpus"
 
-    @property
-    def index_dir(self) -> Path:
-        """The variant's index, one per version of the code that builds it: an index made by an
-        older ingest (other sentences, other entities) is never read as this code's."""
-        return self.root / f"index-{code_version()[:12]}"
+    def settings(self) -> Settings:
+        """The product's settings on this variant, for training and evaluation alike: its folder, and
+        an index per version of the code that builds it, so an index made by an older ingest (other
+        sentences, other entities) is never read as this code's."""
+        from retrieval.settings import Settings
+
+        return Settings(corpus_dir=self.corpus_dir, index_dir=self.root / f"index-{code_version()[:12]}")
 
     @property
     def name(self) -> str:
