@@ -10,20 +10,25 @@ asks, about the same story, for something the article does not state (a figure, 
 The file never holds article text: the articles are read from the shared data folder and written
 only into the gitignored cache (their licence is research use).
 
-Article choice (``question_sources``): from ``news-distractors.jsonl``, per category (business,
-entertainment, politics, sport, tech), in source-id order, the first ``PER_CATEGORY`` articles that
-are not among the fixed distractor sample of ``training/squad.py`` (``distractor_files()``) and
-whose body has at least ``MIN_PARAGRAPHS`` non-empty paragraphs (blank-line separated) and that is
-not a near-duplicate of a distractor (Jaccard similarity of 5-word shingles >= 0.5; the shared file
-removed exact duplicates only, and tech/064 has a reworded twin, tech/338, among the distractors).
-5 x 12 = 60.
+Article choice (``batches``): from ``news-distractors.jsonl``, per category (business,
+entertainment, politics, sport, tech), in source-id order, the first ``BATCHES * PER_CATEGORY``
+articles that are not among the fixed distractor sample of ``training/squad.py``
+(``distractor_files()``) and whose body has at least ``MIN_PARAGRAPHS`` non-empty paragraphs
+(blank-line separated) and that is not a near-duplicate of a distractor (Jaccard similarity of
+5-word shingles >= 0.5; the shared file removed exact duplicates only, and tech/064 has a reworded
+twin, tech/338, among the distractors). The first ``PER_CATEGORY`` of each category are batch 1,
+the next ones batch 2: 2 x 5 x 12 = 120 articles. Batch 1 has 4 answerable and 1 unanswerable
+question per article (300), batch 2, written later to give the abstention more to learn from, 3 and
+2 (300): 600 questions, 420 answerable.
 
-Split (``article_split``): by article, never by question. Within each category the sources are
-ranked by the SHA-256 hex digest of the source id (``bbc-news-2004-2005:<category>/<nnn>.txt``);
-the 60 are then ordered by (that rank, category order above), a round robin over the categories,
-and the first 60% (36) of that order are train, the next 20% (12) dev, the last 20% (12) test.
-So every category is spread over the three splits (train/dev/test articles: business 8/2/2,
-entertainment 7/3/2, politics 7/3/2, sport 7/2/3, tech 7/2/3; questions 180/60/60).
+Split (``article_split``): by article, never by question, batch by batch, so a later batch never
+moves an article of an earlier one. Within each category of a batch the sources are ranked by the
+SHA-256 hex digest of the source id (``bbc-news-2004-2005:<category>/<nnn>.txt``); the batch's 60
+are then ordered by (that rank, category order above), a round robin over the categories, and the
+first 60% (36) of that order are train, the next 20% (12) dev, the last 20% (12) test. So every
+category is spread over the three splits (batch 1 train/dev/test articles: business 8/2/2,
+entertainment 7/3/2, politics 7/3/2, sport 7/2/3, tech 7/2/3); over both batches 72 / 24 / 24
+articles.
 
 Corpus (``build_news_corpus(split)``): the split's question articles plus the same 150 distractors
 as every SQuAD variant, written under ``CACHE_DIR/<split>-news/corpus``; each answerable question
@@ -61,6 +66,7 @@ UNANSWERABLE_NEWS = "unanswerable-news"
 SOURCE_PREFIX = "bbc-news-2004-2005:"
 CATEGORIES = ("business", "entertainment", "politics", "sport", "tech")
 PER_CATEGORY = 12
+BATCHES = 2
 MIN_PARAGRAPHS = 6
 MAX_ANSWER_WORDS = 12
 SHINGLE_WORDS = 5               # near-duplicate test: Jaccard similarity of 5-word shingles
@@ -117,14 +123,15 @@ def _near_duplicate_of_distractor(source: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def question_sources() -> tuple[str, ...]:
-    """The 60 question articles, by the rule in the module docstring, category by category."""
+def batches() -> tuple[tuple[str, ...], ...]:
+    """The question articles, ``BATCHES`` batches of ``PER_CATEGORY`` per category, by the rule in the
+    module docstring: batch 1 the first that qualify in each category, batch 2 the next ones."""
     distractors = {name for name, _ in distractor_files()}
-    chosen = []
+    chosen: list[list[str]] = [[] for _ in range(BATCHES)]
     for category in CATEGORIES:
         picked = 0
         for source in sorted(s for s in news_records() if s.startswith(f"{SOURCE_PREFIX}{category}/")):
-            if picked == PER_CATEGORY:
+            if picked == BATCHES * PER_CATEGORY:
                 break
             if news_file_name(source) in distractors:
                 continue
@@ -132,20 +139,25 @@ def question_sources() -> tuple[str, ...]:
                 continue
             if _near_duplicate_of_distractor(source):
                 continue
-            chosen.append(source)
+            chosen[picked // PER_CATEGORY].append(source)
             picked += 1
-    return tuple(chosen)
+    return tuple(tuple(batch) for batch in chosen)
+
+
+def question_sources() -> tuple[str, ...]:
+    """Every question article, batch by batch, category by category."""
+    return tuple(s for batch in batches() for s in batch)
 
 
 def _rank_key(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
-def split_order() -> list[str]:
-    """The question sources ranked by SHA-256 of the source id within their category, then
+def split_order(batch: tuple[str, ...]) -> list[str]:
+    """The batch's sources ranked by SHA-256 of the source id within their category, then
     ordered by (that rank, category): a round robin over the categories."""
     by_category: dict[str, list[str]] = {}
-    for source in question_sources():
+    for source in batch:
         by_category.setdefault(source.split(":", 1)[1].split("/")[0], []).append(source)
     ranked = {c: sorted(sources, key=_rank_key) for c, sources in by_category.items()}
     return [s for _, _, s in sorted((i, CATEGORIES.index(c), s) for c, ss in ranked.items() for i, s in enumerate(ss))]
@@ -153,12 +165,16 @@ def split_order() -> list[str]:
 
 @lru_cache(maxsize=1)
 def article_splits() -> dict[str, str]:
-    """``{source: "train" | "dev" | "test"}``: the first 60% of ``split_order()`` train, the next
-    20% dev, the last 20% test."""
-    ranked = split_order()
-    n_train = round(len(ranked) * SPLIT_SHARES["train"])
-    n_dev = round(len(ranked) * SPLIT_SHARES["dev"])
-    return {s: "train" if i < n_train else "dev" if i < n_train + n_dev else "test" for i, s in enumerate(ranked)}
+    """``{source: "train" | "dev" | "test"}``: in each batch, the first 60% of ``split_order()`` train,
+    the next 20% dev, the last 20% test (a later batch never moves an article of an earlier one)."""
+    splits = {}
+    for batch in batches():
+        ranked = split_order(batch)
+        n_train = round(len(ranked) * SPLIT_SHARES["train"])
+        n_dev = round(len(ranked) * SPLIT_SHARES["dev"])
+        splits.update({s: "train" if i < n_train else "dev" if i < n_train + n_dev else "test"
+                       for i, s in enumerate(ranked)})
+    return splits
 
 
 def article_split(source: str) -> str:

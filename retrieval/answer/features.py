@@ -20,7 +20,7 @@ import numpy as np
 from retrieval.index.snapshot import Snapshot
 from retrieval.text.entities import ANSWER_LABELS
 from retrieval.text.normalize import terms
-from retrieval.text.question import KINDS, Question
+from retrieval.text.question import KINDS, Concept, Question
 from retrieval.text.stance import ASKS_SPEECH, SPEECH, stance
 from retrieval.types import Hit
 
@@ -99,12 +99,12 @@ class FeatureExtractor:
         context_vectors = [v for v in (snapshot.sentence_vector(source, a, b) for a, b in context) if v is not None]
         entities = [(a, b, label) for a, b, label in snapshot.entities(source) if s <= a and b <= e]
         new = [label for a, b, label in entities if not set(terms(text[a:b])) <= q.asked]
-        wanted = ANSWER_LABELS.get(q.question.expects or "")
+        wanted = ANSWER_LABELS[q.question.expects or ("statement" if q.asks_speech else "other")]
         sentence_stance = stance(sentence)
         speech = bool(SPEECH.search(sentence))
         matched = [n for n, t in enumerate(sentence_words) if t in q.asked]
         answer_places = [len(terms(text[s:a])) for a, b, label in entities
-                         if (label in wanted if wanted else True) and not set(terms(text[a:b])) <= q.asked]
+                         if label in wanted and not set(terms(text[a:b])) <= q.asked]
         return (source, s, e, i), {
             "chunk_dense": hit.dense, "chunk_dense_gap": q.best_dense - hit.dense, "chunk_rank": rank / len(q.hits),
             "fused_score": hit.score / q.best_fused, "bm25": hit.lexical / q.best_bm25, "dense_only": float(hit.lexical == 0),
@@ -114,8 +114,8 @@ class FeatureExtractor:
             "names_in_sentence": q.named_share(sentence_terms), "names_in_context": q.named_share(context_terms),
             "names_in_article": q.named_share(snapshot.article_terms(source)), "unknown_names": q.unknown,
             "concepts": math.log1p(len(q.question.concepts)),
-            "shared_pairs": len(set(zip(sentence_words, sentence_words[1:])) & q.pairs) / max(len(q.pairs), 1),
-            "answer_entity": float(any(label in wanted for label in new)) if wanted else float(bool(new)),
+            "shared_pairs": q.shared_pairs(sentence_words),
+            "answer_entity": float(any(label in wanted for label in new)),
             "new_entities": math.log1p(len(new)), "has_number": float(any(c.isdigit() for c in sentence)),
             "length": math.log(max(e - s, 1)), "position": i / max(len(sentences), 1),
             "match_spread": _spread(matched), "answer_beside_match": _beside(answer_places, matched),
@@ -141,6 +141,20 @@ def _beside(places: list[int], matched: list[int]) -> float:
     if not places or not matched:
         return 0.0
     return 1.0 / (1.0 + min(abs(p - m) for p in places for m in matched))
+
+
+def _inside(pair: tuple[str, str], slots: tuple[frozenset[str], ...]) -> bool:
+    """Whether two consecutive slots of a name's term sequence hold the pair."""
+    return any(pair[0] in a and pair[1] in b for a, b in zip(slots, slots[1:]))
+
+
+def _in_sequence(concept: Concept, words: list[str]) -> bool:
+    """Whether ``words`` hold one of the concept's term sequences, slot after slot."""
+    for slots in concept.alternatives:
+        n = len(slots)
+        if any(all(words[i + k] in slots[k] for k in range(n)) for i in range(len(words) - n + 1)):
+            return True
+    return False
 
 
 class _SentenceTerms:
@@ -171,12 +185,26 @@ class _QuestionContext:
         self.asked = {t for c in question.concepts for t in c.all_terms}
         question_terms = terms(question.text)
         self.pairs = set(zip(question_terms, question_terms[1:]))
+        # a pair inside a name the question uses is also found where the sentence uses another
+        # name for the same thing ("Popular Mobilization Forces" | "Hashd al-Shaabi")
+        self.pair_concepts = {pair: c for pair in self.pairs for c in question.concepts
+                              if len(c.alternatives) > 1 and _inside(pair, c.alternatives[0])}
         self.unknown = len(question.unknown) / len(question.named) if question.named else 0.0
         self.stance = stance(question.text)
         self.asks_speech = bool(ASKS_SPEECH.search(question.text))
         self.best_dense = max(h.dense for h in hits)
         self.best_fused = max(h.score for h in hits) or 1.0
         self.best_bm25 = max(h.lexical for h in hits) or 1.0
+
+    def shared_pairs(self, words: list[str]) -> float:
+        """The share of the question's word pairs the sentence holds side by side, or (for a pair
+        inside a name) where it holds any of the name's forms in sequence."""
+        if not self.pairs:
+            return 0.0
+        present = set(zip(words, words[1:]))
+        found = sum(pair in present or (pair in self.pair_concepts and _in_sequence(self.pair_concepts[pair], words))
+                    for pair in self.pairs)
+        return found / len(self.pairs)
 
     def coverage(self, present: set[str]) -> float:
         return sum(w for c, w in zip(self.question.concepts, self.weights) if c.found_in(present)) / self.total

@@ -63,7 +63,7 @@ class AnswerPolicy:
     join_share: float = 0.5           # an adjacent sentence joins a quote when it scores this share of it ...
     join_chars: int = 400             # ... and the two stay this short
     follow_threshold: float = 1.0     # further quotes' bar once the best sentence reached the threshold
-    timeline_near_best: float = 0.25  # the timeline gathers every source that speaks to the point
+    timeline_near_best: float = 0.2   # the timeline gathers every source that speaks to the point
     timeline_quotes: int = 8
     timeline_quote_chars: int = 3000
 

@@ -19,15 +19,20 @@ _lock = threading.Lock()
 # An entity inside a text: (start, end, label) with offsets into that text.
 Entity = tuple[int, int, str]
 
-# The kind of answer a question expects -> the entity labels that can be such an answer.
+# The kind of answer a question expects -> the entity labels that can be such an answer. A question
+# of no particular kind ("what did the authority approve?") asks for a thing: a name, not a time
+# or an amount; one about what someone said ("what did the WMO say?") asks for a statement, which
+# any fact can make.
+_NAMES = frozenset({"PERSON", "ORG", "WORK_OF_ART", "PRODUCT", "EVENT", "GPE", "LOC", "FAC", "NORP", "LAW", "LANGUAGE"})
 ANSWER_LABELS: dict[str, frozenset[str]] = {
     "person": frozenset({"PERSON", "NORP", "ORG"}),
     "place": frozenset({"GPE", "LOC", "FAC"}),
     "date": frozenset({"DATE", "TIME", "EVENT"}),
     "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL", "DATE", "TIME"}),
     "organization": frozenset({"ORG", "NORP"}),
-    "name": frozenset({"PERSON", "ORG", "WORK_OF_ART", "PRODUCT", "EVENT", "GPE", "LOC", "FAC", "NORP", "LAW",
-                       "LANGUAGE"}),
+    "name": _NAMES,
+    "other": _NAMES,
+    "statement": _NAMES | {"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"},
 }
 
 

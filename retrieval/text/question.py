@@ -25,7 +25,7 @@ role play plays played stance position opinion
 
 # The kind of answer a question expects, by its wording; the first pattern that matches decides.
 _EXPECTS = (
-    ("number", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|deep|wide|often|strong)\b|\bnumber of\b|"
+    ("number", re.compile(r"\bhow (many|much|long|old|far(?!\s+along)|large|big|tall|high|deep|wide|often|strong)\b|\bnumber of\b|"
                           r"\bwhat (percentage|percent|share|proportion|size|amount|population|price|cost)\b", re.I)),
     ("date", re.compile(r"^\W*when\b|\b(what|which|in what) (date|year|month|day|decade|century|period|era|season)\b|"
                         r"\bsince when\b|\bhow long ago\b|\bon what day\b|\bwhen (did|was|were|is|will)\b", re.I)),
