@@ -20,7 +20,7 @@ import numpy as np
 from retrieval.index.snapshot import Snapshot
 from retrieval.text.entities import ANSWER_LABELS
 from retrieval.text.normalize import terms
-from retrieval.text.question import KINDS, Concept, Question
+from retrieval.text.question import KINDS, Question
 from retrieval.text.stance import ASKS_SPEECH, SPEECH, stance
 from retrieval.types import Hit
 
@@ -148,15 +148,6 @@ def _inside(pair: tuple[str, str], slots: tuple[frozenset[str], ...]) -> bool:
     return any(pair[0] in a and pair[1] in b for a, b in zip(slots, slots[1:]))
 
 
-def _in_sequence(concept: Concept, words: list[str]) -> bool:
-    """Whether ``words`` hold one of the concept's term sequences, slot after slot."""
-    for slots in concept.alternatives:
-        n = len(slots)
-        if any(all(words[i + k] in slots[k] for k in range(n)) for i in range(len(words) - n + 1)):
-            return True
-    return False
-
-
 class _SentenceTerms:
     """Each sentence's index terms, tokenized once per question: a sentence's context is the union
     of its neighbours' terms (the same set as the terms of their joined text), so overlapping
@@ -202,7 +193,7 @@ class _QuestionContext:
         if not self.pairs:
             return 0.0
         present = set(zip(words, words[1:]))
-        found = sum(pair in present or (pair in self.pair_concepts and _in_sequence(self.pair_concepts[pair], words))
+        found = sum(pair in present or (pair in self.pair_concepts and self.pair_concepts[pair].found_in_sequence(words))
                     for pair in self.pairs)
         return found / len(self.pairs)
 

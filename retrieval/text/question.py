@@ -59,6 +59,11 @@ class Concept:
     def found_in(self, present: set[str]) -> bool:
         return any(all(slot & present for slot in alt) for alt in self.alternatives)
 
+    def found_in_sequence(self, words: list[str]) -> bool:
+        """Whether ``words`` hold one of the term sequences, slot after slot."""
+        return any(all(words[i + k] in slot for k, slot in enumerate(alt))
+                   for alt in self.alternatives for i in range(len(words) - len(alt) + 1))
+
 
 # "according to X", "per X", "the X article": X names a source, not what the answer is about.
 _SOURCE_REFERENCE = re.compile(
