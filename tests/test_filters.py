@@ -17,7 +17,7 @@ ARTICLES = {
     "nodate.txt": ({"outlet": "Wire Two"},
                    "Port Avel harbour talks are expected to end soon, the mayor of the town told reporters on Friday."),
 }
-QUESTION = "What happened in the Port Avel harbour talks?"
+QUESTION = "What was said about the Port Avel harbour talks?"
 
 
 @pytest.fixture

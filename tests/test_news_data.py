@@ -61,19 +61,20 @@ def test_squad_helpers_are_imported_not_copied():
 def test_articles_follow_the_documented_rule():
     distractors = {name for name, _ in squad.distractor_files()}
     sources = question_sources()
-    assert len(news.batches()) == news.BATCHES == 2
-    assert len(sources) == len(set(sources)) == 120
-    assert sources == news.batches()[0] + news.batches()[1]
+    assert len(news.batches()) == news.BATCHES == 3
+    assert len(sources) == len(set(sources)) == 180
+    assert sources == news.batches()[0] + news.batches()[1] + news.batches()[2]
     for batch in news.batches():
         assert Counter(s.split(":")[1].split("/")[0] for s in batch) == {c: 12 for c in CATEGORIES}
     for source in sources:
         assert news_file_name(source) not in distractors
         assert sum(1 for p in _body(source).strip().split("\n\n") if p.strip()) >= news.MIN_PARAGRAPHS
-    # re-derive the rule: per category, in source order, the first 24 that qualify; the first 12 are batch 1
+    # re-derive the rule: per category, in source order, the first 36 that qualify; batch 1 the first 12, batch 2 the next
     for category in CATEGORIES:
         mine = [s for s in sources if f":{category}/" in s]
-        assert mine == sorted(mine) and len(mine) == 24
-        assert [s for s in news.batches()[0] if f":{category}/" in s] == mine[:12]
+        assert mine == sorted(mine) and len(mine) == 36
+        for n, batch in enumerate(news.batches()):
+            assert [s for s in batch if f":{category}/" in s] == mine[12 * n:12 * (n + 1)]
         candidates = sorted(s for s in news_records() if s.startswith(f"{news.SOURCE_PREFIX}{category}/"))
         skipped = [s for s in candidates if s < mine[-1] and s not in mine]
         for s in skipped:
@@ -85,8 +86,8 @@ def test_articles_follow_the_documented_rule():
 
 def test_question_file_shape_and_counts():
     rows = _rows()
-    assert len(rows) == 600
-    assert sum(r["answerable"] for r in rows) == 240 + 180        # batch 1: 4 of 5 per article, batch 2: 3 of 5
+    assert len(rows) == 900
+    assert sum(r["answerable"] for r in rows) == 240 + 180 + 180  # batch 1: 4 of 5 per article, batches 2 and 3: 3 of 5
     assert len({r["id"] for r in rows}) == len(rows)
     per_article = Counter(r["source"] for r in rows)
     assert set(per_article) == set(question_sources())
@@ -96,7 +97,7 @@ def test_question_file_shape_and_counts():
         assert r["id"].startswith(f"news-{category}-{number}-")
         assert r["question"].strip().endswith("?")
         assert r["answerable"] == bool(r["answers"])
-    for batch, answerable_per_article in zip(news.batches(), (4, 3)):
+    for batch, answerable_per_article in zip(news.batches(), (4, 3, 3), strict=True):
         for source in batch:
             answerable = [r for r in rows if r["source"] == source and r["answerable"]]
             assert per_article[source] == 5 and len(answerable) == answerable_per_article, source
@@ -108,14 +109,14 @@ def test_every_answer_is_verbatim_in_its_article():
         for answer in r["answers"]:
             assert answer in body, (r["id"], answer)
             assert answer_pattern(answer).search(body), (r["id"], answer)   # as whole tokens
-    assert len(load_news_questions()) == 600                                 # the loader's own checks pass
+    assert len(load_news_questions()) == 900                                 # the loader's own checks pass
 
 
 def test_no_article_text_in_the_question_file():
     """Only short answers and hand-written questions: every answer at most 12 words, and no question
     repeats more than 8 consecutive words of its article."""
     rows = _rows()
-    assert QUESTIONS_FILE.stat().st_size < 160_000
+    assert QUESTIONS_FILE.stat().st_size < 240_000
     words = lambda text: re.findall(r"[\w'£$%.,-]+", text.lower())
     for r in rows:
         for answer in r["answers"]:
@@ -133,7 +134,7 @@ def test_no_article_text_in_the_question_file():
 
 def test_split_is_by_article_with_the_documented_rule():
     splits = article_splits()
-    assert Counter(splits.values()) == {"train": 72, "dev": 24, "test": 24}
+    assert Counter(splits.values()) == {"train": 108, "dev": 36, "test": 36}
     # independent re-derivation, batch by batch: rank by sha256 within category, round robin, 60/20/20
     digest = lambda s: hashlib.sha256(s.encode()).hexdigest()
     category = lambda s: s.split(":")[1].split("/")[0]
@@ -150,7 +151,7 @@ def test_split_is_by_article_with_the_documented_rule():
         for q in news.split_news_questions(split):
             by_source.setdefault(q.article, set()).add(split)
     assert all(len(s) == 1 for s in by_source.values())
-    assert sum(len(news.split_news_questions(s)) for s in squad.SPLITS) == 600
+    assert sum(len(news.split_news_questions(s)) for s in squad.SPLITS) == 900
 
 
 def test_corpus_files_and_labels(built):

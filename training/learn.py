@@ -11,8 +11,8 @@ when it overlaps a gold answer span or holds an answer's text in the right artic
    news questions are not drowned by six thousand encyclopedia ones.
 2. Calibrate on held-out predictions: every train question scored by a model fit on the other
    ``FOLDS - 1`` folds of train articles (cross-fitting, folds by article), every dev question by
-   the model of step 1 — 8,355 questions no model saw the article of, 170 of them SQuAD's own
-   unanswerable ones (dev alone has 2) and 144 unanswerable news ones (dev alone: 36). From them: an
+   the model of step 1 — 8,595 questions no model saw the article of, 170 of them SQuAD's own
+   unanswerable ones (dev alone has 2) and 240 unanswerable news ones (dev alone: 60). From them: an
    isotonic map from a question's best sentence probability to the share of questions whose first
    quote is right (unanswerable ones count as wrong), shown to users as the answer's confidence;
    and the answer threshold, the lowest best-sentence probability at which each domain abstains on

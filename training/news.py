@@ -17,9 +17,11 @@ articles that are not among the fixed distractor sample of ``training/squad.py``
 (blank-line separated) and that is not a near-duplicate of a distractor (Jaccard similarity of
 5-word shingles >= 0.5; the shared file removed exact duplicates only, and tech/064 has a reworded
 twin, tech/338, among the distractors). The first ``PER_CATEGORY`` of each category are batch 1,
-the next ones batch 2: 2 x 5 x 12 = 120 articles. Batch 1 has 4 answerable and 1 unanswerable
-question per article (300), batch 2, written later to give the abstention more to learn from, 3 and
-2 (300): 600 questions, 420 answerable.
+the next ones batch 2, then batch 3: 3 x 5 x 12 = 180 articles. Batch 1 has 4 answerable and 1
+unanswerable question per article (300), batch 2, written later to give the abstention more to learn
+from, 3 and 2 (300), batch 3 3 and 2 as well (300), about a third of its answerable questions worded
+as news-quiz items that do not name the article ("Which mobile phone maker recently reported ...?"):
+900 questions, 600 answerable.
 
 Split (``article_split``): by article, never by question, batch by batch, so a later batch never
 moves an article of an earlier one. Within each category of a batch the sources are ranked by the
@@ -27,7 +29,7 @@ SHA-256 hex digest of the source id (``bbc-news-2004-2005:<category>/<nnn>.txt``
 are then ordered by (that rank, category order above), a round robin over the categories, and the
 first 60% (36) of that order are train, the next 20% (12) dev, the last 20% (12) test. So every
 category is spread over the three splits (batch 1 train/dev/test articles: business 8/2/2,
-entertainment 7/3/2, politics 7/3/2, sport 7/2/3, tech 7/2/3); over both batches 72 / 24 / 24
+entertainment 7/3/2, politics 7/3/2, sport 7/2/3, tech 7/2/3); over the three batches 108 / 36 / 36
 articles.
 
 Corpus (``build_news_corpus(split)``): the split's question articles plus the same 150 distractors
@@ -66,7 +68,7 @@ UNANSWERABLE_NEWS = "unanswerable-news"
 SOURCE_PREFIX = "bbc-news-2004-2005:"
 CATEGORIES = ("business", "entertainment", "politics", "sport", "tech")
 PER_CATEGORY = 12
-BATCHES = 2
+BATCHES = 3
 MIN_PARAGRAPHS = 6
 MAX_ANSWER_WORDS = 12
 SHINGLE_WORDS = 5               # near-duplicate test: Jaccard similarity of 5-word shingles
@@ -125,7 +127,7 @@ def _near_duplicate_of_distractor(source: str) -> bool:
 @lru_cache(maxsize=1)
 def batches() -> tuple[tuple[str, ...], ...]:
     """The question articles, ``BATCHES`` batches of ``PER_CATEGORY`` per category, by the rule in the
-    module docstring: batch 1 the first that qualify in each category, batch 2 the next ones."""
+    module docstring: batch 1 the first that qualify in each category, batch 2 and 3 the next ones."""
     distractors = {name for name, _ in distractor_files()}
     chosen: list[list[str]] = [[] for _ in range(BATCHES)]
     for category in CATEGORIES:
