@@ -3,6 +3,8 @@ index's HNSW graph (``QA_DENSE_SEARCH=graph``), which must find what exact searc
 snapshot does not hold."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -116,6 +118,47 @@ def test_a_collection_made_with_another_ef_search_is_set_to_this_one(tmp_path, e
     assert Index(client, "chunks", embedder.identity, ef_search=100).chunks.configuration_json["hnsw"]["ef_search"] == 100
     assert Index(client, "chunks", embedder.identity, ef_search=400).chunks.configuration_json["hnsw"]["ef_search"] == 400
     assert client.get_collection("chunks").configuration_json["hnsw"]["ef_search"] == 400
+
+
+def test_opening_waits_out_a_locked_database_and_then_says_busy(tmp_path, embedder, monkeypatch):
+    """The ef_search test above once met SQLite's "database is locked" on a busy 2-core machine:
+    opening the collections is tried again, and a lock that lasts is IndexBusy, not a call to
+    delete the index."""
+    from chromadb.errors import InternalError
+
+    from retrieval.errors import IndexBusy
+    from retrieval.index import store
+    from retrieval.settings import Settings
+
+    locked = InternalError("Database error: error returned from database: (code: 5) database is locked")
+    calls: list[float] = []
+
+    def failing(times: int, error: Exception = locked):
+        def step() -> str:
+            calls.append(time.perf_counter())
+            if len(calls) <= times:
+                raise error
+            return "opened"
+        return step
+
+    assert store._while_locked(failing(2)) == "opened" and len(calls) == 3
+    assert [round(b - a, 1) for a, b in zip(calls, calls[1:])] == [0.2, 0.4]    # LOCKED_WAIT, doubling
+    calls.clear()
+    with pytest.raises(ValueError):                       # any other error is not waited out
+        store._while_locked(failing(1, ValueError("no such collection")))
+    assert len(calls) == 1
+
+    monkeypatch.setattr(store, "LOCKED_WAIT", 0.0)
+    calls.clear()
+    opened = store.Index._open
+    monkeypatch.setattr(store.Index, "_open", lambda index, *args: failing(99)())
+    client = store.open_client(Settings(index_dir=tmp_path))
+    with pytest.raises(IndexBusy, match="locked by another process writing to it; try again"):
+        store.Index(client, "chunks", embedder.identity)
+    assert len(calls) == store.LOCKED_TRIES == 5
+    calls.clear()
+    monkeypatch.setattr(store.Index, "_open", lambda index, *args: failing(3)() and opened(index, *args))
+    assert store.Index(client, "chunks", embedder.identity).chunks.count() == 0 and len(calls) == 4
 
 
 def test_changes_append_vectors_without_copying_the_mapped_ones(make_assistant, tmp_path, monkeypatch):

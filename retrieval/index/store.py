@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 
-from retrieval.errors import IndexUnavailable
+from retrieval.errors import IndexBusy, IndexUnavailable
 from retrieval.index.changes import ChangeLog
 from retrieval.index.lease import ServerLease
 from retrieval.settings import Settings
@@ -30,6 +32,9 @@ _IDS_PER_CALL = 1000     # ids named in one call to the server (read, update, de
 # ``ingest.pipeline.file_stamp``), so ingest recognises an unchanged file, and a duplicate, without reading
 # every text. Older records are brought up to it by ``Index.migrate_records``.
 RECORD_FORMAT = 2
+LOCKED_TRIES = 5         # opening the collections, while the local store's database is locked
+LOCKED_WAIT = 0.2        # seconds before the second try, doubling
+T = TypeVar("T")
 
 
 def content_hash(text: str) -> str:
@@ -78,6 +83,27 @@ def _forget_failed_store(path: str) -> None:
         pass
 
 
+def _locked(err: BaseException) -> bool:
+    """SQLite's "database is locked": another connection holds the write lock (Chroma gives it no
+    exception class of its own)."""
+    return "database is locked" in str(err)
+
+
+def _while_locked(step: Callable[[], T]) -> T:
+    """Run ``step``, an idempotent series of Chroma calls, again while the local store reports its
+    database locked: another writer holds the lock for a moment (on a busy 2-core machine a test
+    once met one when setting ``ef_search``). ``LOCKED_TRIES`` tries, ``LOCKED_WAIT`` seconds apart
+    and doubling: 3 s in all."""
+    for attempt in range(LOCKED_TRIES - 1):
+        try:
+            return step()
+        except Exception as err:
+            if not _locked(err):
+                raise
+            time.sleep(LOCKED_WAIT * 2 ** attempt)
+    return step()
+
+
 def collection_name(base: str, encoder: str) -> str:
     """The collection of one encoder's vectors: ``base`` for torch (the first encoder, so indexes
     written before there were others stay valid), else suffixed, so switching encoders keeps both
@@ -100,30 +126,39 @@ class Index:
         self.embedder = embedder
         self._client = client
         try:
-            self.chunks = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {**HNSW, "ef_search": ef_search}},
-                metadata={"embedder": embedder})
-            if (self.chunks.configuration_json.get("hnsw") or {}).get("ef_search", ef_search) != ef_search:
-                self.chunks.modify(configuration={"hnsw": {"ef_search": ef_search}})
-            # Article records carry no meaningful vector; Chroma requires one, so it is [0].
-            self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
-            # Every write is announced here, so other instances on the same server apply it.
-            self.log = ChangeLog(client.get_or_create_collection(f"{name}-changes", embedding_function=None), client)
-            # On a server, writers on other machines are kept out by a lease the server holds.
-            self.lease = (ServerLease(client.get_or_create_collection(f"{name}-lease", embedding_function=None))
-                          if "fastapi" in client.get_settings().chroma_api_impl.lower() else None)
-            recorded = (self.chunks.metadata or {}).get("embedder")
-            if recorded is None:       # written before embedders were recorded
-                self.chunks.modify(metadata={"embedder": embedder})
-            if self._record_format(self.articles) < RECORD_FORMAT and not self.articles.count():
-                self.articles.modify(metadata={"record_format": RECORD_FORMAT})     # a new index
+            recorded = _while_locked(lambda: self._open(client, name, embedder, ef_search))
         except Exception as err:
+            if _locked(err):
+                raise IndexBusy("The index is locked by another process writing to it; try again when it has "
+                                "finished.") from err
             raise IndexUnavailable(f"Cannot open the index collections ({err}). Delete the index folder "
                                    "and run 'python app.py ingest' to rebuild it.") from err
         if recorded not in (None, embedder):
             raise IndexUnavailable(f"The index collection {name!r} holds vectors of {recorded!r}, not of {embedder!r}. "
                                    "Set QA_EMBED_MODEL back, or use another QA_COLLECTION or QA_INDEX_DIR for this "
                                    "model (it is then indexed afresh).")
+
+    def _open(self, client, name: str, embedder: str, ef_search: int) -> str | None:
+        """Get or make the collections (idempotent, so it can be run again); returns the embedder the
+        chunk collection recorded before, if any."""
+        self.chunks = client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {**HNSW, "ef_search": ef_search}},
+            metadata={"embedder": embedder})
+        if (self.chunks.configuration_json.get("hnsw") or {}).get("ef_search", ef_search) != ef_search:
+            self.chunks.modify(configuration={"hnsw": {"ef_search": ef_search}})
+        # Article records carry no meaningful vector; Chroma requires one, so it is [0].
+        self.articles = client.get_or_create_collection(f"{name}-articles", embedding_function=None)
+        # Every write is announced here, so other instances on the same server apply it.
+        self.log = ChangeLog(client.get_or_create_collection(f"{name}-changes", embedding_function=None), client)
+        # On a server, writers on other machines are kept out by a lease the server holds.
+        self.lease = (ServerLease(client.get_or_create_collection(f"{name}-lease", embedding_function=None))
+                      if "fastapi" in client.get_settings().chroma_api_impl.lower() else None)
+        recorded = (self.chunks.metadata or {}).get("embedder")
+        if recorded is None:       # written before embedders were recorded
+            self.chunks.modify(metadata={"embedder": embedder})
+        if self._record_format(self.articles) < RECORD_FORMAT and not self.articles.count():
+            self.articles.modify(metadata={"record_format": RECORD_FORMAT})     # a new index
+        return recorded
 
     # -- reading -------------------------------------------------------------------------
     def warm(self) -> None:
