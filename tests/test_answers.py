@@ -210,3 +210,39 @@ def test_an_acronym_no_article_defines_is_read_as_the_name_with_those_initials(t
     assert answer.quotes[0].text.startswith("The World Meteorological Organization said on Tuesday")
     # An acronym with no name of its initials in the corpus stays unknown.
     assert assistant.analyze("What did the IMF say about last year?").unknown == ("IMF",)
+
+
+BUDGET = {
+    "aid.txt": ({"outlet": "Wire One", "published": "2005-02-05"},
+                "Aid plan stalls\n\n"
+                "UK plans for an International Finance Facility (IFF) to help deal with debt in the developing "
+                "world have not been agreed.\n\n"
+                "The IFF would borrow on financial markets against pledges of future aid."),
+    "tax.txt": ({"outlet": "Wire Two", "published": "2005-02-07"},
+                "Tax warning\n\n"
+                "The independent Institute for Fiscal Studies (IFS) said the chancellor would need to raise taxes.\n\n"
+                "The IFS publishes its green budget every January."),
+}
+
+
+@pytest.mark.parametrize("order", [("aid.txt", "tax.txt"), ("tax.txt", "aid.txt")])
+def test_acronyms_whose_terms_meet_stay_apart(tmp_path, make_assistant, order):
+    """Index terms collapse doubled letters and stem, so "IFF" and "IFS" are both "if": each acronym
+    still stands for its own name, whichever article was ingested first, and in any case."""
+    from tests.conftest import write_corpus
+
+    corpus = write_corpus(tmp_path / "c", {name: BUDGET[name] for name in order[:1]})
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    write_corpus(corpus, {name: BUDGET[name] for name in order[1:]})
+    assistant.ingest()
+    fresh = make_assistant(corpus)          # the corpus terms from the whole index at once
+    for a in (assistant, fresh):
+        assert a.analyze("What is the IFF meant to do?").dense_text == \
+            "What is the International Finance Facility meant to do?"
+        assert a.analyze("What is the iff meant to do?").dense_text == \
+            "What is the International Finance Facility meant to do?"
+        assert a.analyze("What did the IFS say about taxes?").dense_text == \
+            "What did the Institute for Fiscal Studies say about taxes?"
+    assert [h.chunk.source for h in fresh.retriever.hits(fresh.analyze("What did the IFS say about taxes?"))][:1] == \
+        ["tax.txt"]

@@ -25,7 +25,8 @@ from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Index
 from retrieval.types import StoredChunk
 
-FORMAT = 3              # 2: the corpus terms (known terms, acronym definitions) are kept too; 3: and initialisms
+FORMAT = 4              # 2: the corpus terms (known terms, acronym definitions) are kept too; 3: and initialisms;
+                        # 4: acronym definitions in source order
 RESAVE_CHUNKS = 1000    # saved again at open when more chunks than this were applied to it
 
 

@@ -34,6 +34,9 @@ class AliasTable:
     capitals_only: set[Phrase] = field(default_factory=set)
     equivalents: dict[str, set[str]] = field(default_factory=dict)
     initialisms: dict[str, Counter] = field(default_factory=dict)    # "IRI" -> {"Islamic Resistance in Iraq": 3}
+    # How each group's one-word acronyms are spelled: index terms collapse doubled letters and stem,
+    # so "IFF" and "IFS" are both the term "if"; a group holds only the acronyms spelled as its own.
+    spellings: dict[tuple[int, Phrase], set[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> "AliasTable":
@@ -49,6 +52,7 @@ class AliasTable:
 
     def add_group(self, names: list[str]) -> None:
         phrases = []
+        spelled: dict[Phrase, set[str]] = {}
         for name in names:
             phrase = tuple(terms(name))
             if not phrase:
@@ -56,14 +60,34 @@ class AliasTable:
             phrases.append(phrase)
             if name.replace(".", "").isupper() and fold(name).replace(".", "") in STOPWORDS | {"us"}:
                 self.capitals_only.add(phrase)
+            if (acronym := _spelling(name)) and len(phrase) == 1:
+                spelled.setdefault(phrase, set()).add(acronym)
         # A name already in a group joins that group instead of starting a new one.
-        for group in self.groups:
-            if set(group) & set(phrases):
+        for number, group in enumerate(self.groups):
+            if any(p in group and self._same_spelling(number, p, spelled.get(p)) for p in phrases):
                 group.extend(p for p in phrases if p not in group)
+                self._spell(number, spelled)
                 return
         if len(phrases) > 1:
             self.groups.append(phrases)
             self.canonical.append(names[0])
+            self._spell(len(self.groups) - 1, spelled)
+
+    def _same_spelling(self, number: int, phrase: Phrase, spelled: set[str] | None) -> bool:
+        """Whether ``phrase``, shared with group ``number``, names the same thing there: not two
+        acronyms spelled apart whose terms meet ("IFF", "IFS")."""
+        known = self.spellings.get((number, phrase))
+        return not (known and spelled) or bool(known & spelled)
+
+    def _spell(self, number: int, spelled: dict[Phrase, set[str]]) -> None:
+        for phrase, acronyms in spelled.items():
+            self.spellings.setdefault((number, phrase), set()).update(acronyms)
+
+    def spelled_as(self, number: int, phrase: Phrase, word: str) -> bool:
+        """Whether ``word``, found as ``phrase`` of group ``number``, is spelled as that group's
+        acronym, in any case ("iff" is "IFF", not "IFS")."""
+        known = self.spellings.get((number, phrase))
+        return not known or word.replace(".", "").upper() in known
 
     def learn_acronyms(self, definitions: list[tuple[str, str]]) -> None:
         """Each ``(name, acronym)`` an article defines (``defined_acronyms``) becomes an alias group."""
@@ -76,9 +100,10 @@ class AliasTable:
             self.initialisms.setdefault(initials, Counter())[name] += count
 
     def expansions(self, acronym: str) -> list[str]:
-        """The names of the corpus whose initials spell ``acronym``, most frequent first."""
-        found = self.initialisms.get(acronym.upper())
-        return [name for name, _ in found.most_common(EXPANSIONS)] if found else []
+        """The names of the corpus whose initials spell ``acronym``, most frequent first (ties by name,
+        so the answer does not depend on the order the articles were read in)."""
+        found = self.initialisms.get(acronym.upper(), Counter())
+        return [name for name, _ in sorted(found.items(), key=lambda item: (-item[1], item[0]))[:EXPANSIONS]]
 
     def matches(self, tokens: list[tuple[str, str]]) -> list[tuple[int, int, int]]:
         """Alias groups found in ``tokens`` (pairs of original word and index term), longest
@@ -93,6 +118,8 @@ class AliasTable:
                         continue
                     if phrase in self.capitals_only and not all(w.isupper() for w, _ in tokens[i:i + n]):
                         continue
+                    if n == 1 and not self.spelled_as(number, phrase, tokens[i][0]):
+                        continue
                     found.append((i, i + n, number))
         found.sort(key=lambda m: (m[0] - m[1], m[0]))
         taken: set[int] = set()
@@ -102,6 +129,12 @@ class AliasTable:
                 taken.update(range(start, end))
                 result.append((start, end, group))
         return sorted(result, key=lambda m: m[0])
+
+
+def _spelling(name: str) -> str | None:
+    """The acronym as written, for a name written in capitals ("IFF"; "U.S." is "US"), else None."""
+    bare = name.replace(".", "")
+    return bare if bare.isupper() and bare.isalpha() else None
 
 
 def defined_acronyms(text: str) -> list[tuple[str, str]]:
