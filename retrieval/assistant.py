@@ -32,7 +32,7 @@ from retrieval.search.filters import Filters, resolve
 from retrieval.search.hybrid import HybridRetriever
 from retrieval.settings import Settings
 from retrieval.text.followup import condense
-from retrieval.text.aliases import AliasTable, defined_acronyms
+from retrieval.text.aliases import AliasTable
 from retrieval.text.entities import find_entities
 from retrieval.text.question import QuestionAnalyzer, clean_question
 from retrieval.types import Answer, ArticleMeta
@@ -104,8 +104,7 @@ class Assistant:
             self._aliases = AliasTable.load(s.aliases_file)
             analyzer = corpus_analyzer(snapshot, self._aliases)
         else:
-            for source in changed & set(snapshot.articles):
-                self._aliases.learn_acronyms(defined_acronyms(snapshot.articles[source].text))
+            self._aliases.learn_acronyms(snapshot.acronym_definitions(changed))
             self._aliases.learn_initialisms(snapshot.initialisms(changed & set(snapshot.articles)))
             analyzer = QuestionAnalyzer(self._aliases, snapshot.lexical.vocabulary,
                                         self.analyzer.known | snapshot.known_terms(changed))

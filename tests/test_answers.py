@@ -246,3 +246,7 @@ def test_acronyms_whose_terms_meet_stay_apart(tmp_path, make_assistant, order):
             "What did the Institute for Fiscal Studies say about taxes?"
     assert [h.chunk.source for h in fresh.retriever.hits(fresh.analyze("What did the IFS say about taxes?"))][:1] == \
         ["tax.txt"]
+    # An ingest that adds both learns their definitions in source order too, as a fresh start does.
+    both = [("International Finance Facility", "IFF"), ("Institute for Fiscal Studies", "IFS")]
+    assert fresh.snapshot.acronym_definitions(["tax.txt", "gone.txt", "aid.txt"]) == both
+    assert fresh.snapshot.acronym_definitions() == both

@@ -67,14 +67,18 @@ class Snapshot:
         return self._by_source.get(source, [])
 
     def corpus_terms(self) -> tuple[set[str], list[tuple[str, str]], list[tuple[str, str, int]]]:
-        """What the question analyzer learns from the whole corpus: ``known_terms()``, every acronym
-        definition of the articles, in source order (not the order the index gave them in), and ``initialisms()``. Computed once (~1 s at
-        100k chunks) and kept with the saved copy."""
+        """What the question analyzer learns from the whole corpus: ``known_terms()``,
+        ``acronym_definitions()`` and ``initialisms()``. Computed once (~1 s at 100k chunks) and kept
+        with the saved copy."""
         if self._corpus_terms is None:
-            self._corpus_terms = (self.known_terms(),
-                                  [d for source in sorted(self.articles) for d in defined_acronyms(self.articles[source].text)],
-                                  self.initialisms())
+            self._corpus_terms = (self.known_terms(), self.acronym_definitions(), self.initialisms())
         return self._corpus_terms
+
+    def acronym_definitions(self, sources=None) -> list[tuple[str, str]]:
+        """Every acronym definition of the articles (of ``sources``, else all), in source order, not in
+        the order the index gave them in: where two articles define one acronym, the first names it."""
+        chosen = self.articles if sources is None else set(sources) & set(self.articles)
+        return [d for source in sorted(chosen) for d in defined_acronyms(self.articles[source].text)]
 
     def initialisms(self, sources=None) -> list[tuple[str, str, int]]:
         """``(name, initials, occurrences)`` of the names of several words ingest found (of ``sources``,
