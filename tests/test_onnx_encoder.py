@@ -55,6 +55,18 @@ def test_export_is_written_once_in_a_folder_keyed_by_the_model(int8_cache, int8)
     assert int8.identity == "sentence-transformers/all-MiniLM-L6-v2 (onnx-int8)"
 
 
+def test_the_quantized_weights_are_unsigned_so_every_cpu_sums_them_exactly(int8_cache, int8):
+    """Signed int8 weights against u8 activations saturate on CPUs without VNNI, so the same
+    text got another vector on another machine; u8 x u8 products are summed exactly."""
+    import onnx
+
+    model = onnx.load(str(export_dir(model_dir(int8.model_name), int8_cache) / MODEL_FILE))
+    weights = {i.name: i.data_type for i in model.graph.initializer}
+    products = [n for n in model.graph.node if n.op_type == "MatMulInteger"]
+    assert len(products) == 36      # 6 layers: query, key, value, attention output, feed-forward in and out
+    assert {weights.get(n.input[1]) for n in products} == {onnx.TensorProto.UINT8}
+
+
 def test_vectors_are_close_to_the_torch_encoder_and_rank_alike(int8, torch_embedder):
     a, b = np.array(int8.embed_documents(SENTENCES)), np.array(torch_embedder.embed_documents(SENTENCES))
     assert a.shape == b.shape == (4, 384)
@@ -93,13 +105,13 @@ def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(
     for quote in answer.quotes:
         assert (CORPUS / quote.source).read_text(encoding="utf-8")[quote.start:quote.end] == quote.text
     client = open_client(settings)
-    assert sorted(c.name for c in client.list_collections()) == ["articles-onnx-int8", "articles-onnx-int8-articles",
-                                                                  "articles-onnx-int8-changes"]
+    assert sorted(c.name for c in client.list_collections()) == ["articles-onnx-int8-v3", "articles-onnx-int8-v3-articles",
+                                                                  "articles-onnx-int8-v3-changes"]
     plain = Assistant(settings.model_copy(update={"encoder": "torch"}), embedder=torch_embedder)
     assert plain.index.chunks.count() == 0            # the torch collection starts empty: no mixed vectors
     with pytest.raises(IndexUnavailable, match="holds vectors of 'sentence-transformers/all-MiniLM-L6-v2 "
                                                r"\(onnx-int8\)', not of 'another-model'"):
-        Index(client, "articles-onnx-int8", "another-model")
+        Index(client, "articles-onnx-int8-v3", "another-model")
 
 
 def test_a_process_answering_with_the_default_encoder_never_imports_torch(tmp_path, int8_cache):

@@ -2,7 +2,10 @@
 
 The copy is exported once, locally, from the model's own files (torch exporter, then ONNX
 Runtime's dynamic int8 quantization of the MatMul weights, per channel; the word embeddings
-stay float: quantizing them too cost 1 point of MRR in the eval); no download. Once it exists,
+stay float: quantizing them too cost 1 point of MRR in the eval); no download. The weights are
+unsigned (u8, like the activations): with signed weights, CPUs without VNNI (AVX2 only, most
+laptops before 2021 among them) saturate int16 sums inside the int8 dot products, so vectors,
+retrieval and answers differed by machine; u8 x u8 products are summed exactly everywhere. Once it exists,
 encoding needs neither torch nor sentence-transformers, so a process using it also starts
 without importing them. Only Transformer -> Pooling (mean, CLS or max) [-> Normalize]
 pipelines are supported; any other raises ``ModelUnavailable``."""
@@ -22,7 +25,7 @@ import numpy as np
 
 from retrieval.errors import ModelUnavailable
 
-FORMAT = "2"                       # bump when the export recipe changes, to re-export
+FORMAT = "3"                       # bump when the export recipe changes, to re-export (3: u8 weights)
 MODEL_FILE = "model_int8.onnx"
 _COPIED = ("tokenizer.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json")
 
@@ -73,7 +76,7 @@ def export_int8(source: Path, target: Path) -> Path:
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
                               dynamo=False)
         with _root_logger_untouched():
-            quantize_dynamic(str(work / "model.onnx"), str(work / MODEL_FILE), weight_type=QuantType.QInt8,
+            quantize_dynamic(str(work / "model.onnx"), str(work / MODEL_FILE), weight_type=QuantType.QUInt8,
                              per_channel=True, op_types_to_quantize=["MatMul"])
         (work / "model.onnx").unlink()
         for name in _COPIED:

@@ -19,6 +19,7 @@ import numpy as np
 from retrieval.errors import IndexBusy, IndexUnavailable
 from retrieval.index.changes import ChangeLog
 from retrieval.index.lease import ServerLease
+from retrieval.index.onnx_encoder import FORMAT as EXPORT_FORMAT
 from retrieval.settings import Settings
 from retrieval.types import ArticleMeta, ArticleRecord, Chunk, ChunkEncoding, StoredChunk
 
@@ -106,9 +107,10 @@ def _while_locked(step: Callable[[], T]) -> T:
 
 def collection_name(base: str, encoder: str) -> str:
     """The collection of one encoder's vectors: ``base`` for torch (the first encoder, so indexes
-    written before there were others stay valid), else suffixed, so switching encoders keeps both
-    indexes instead of mixing their vectors."""
-    return base if encoder == "torch" else f"{base}-{encoder}"
+    written before there were others stay valid), else suffixed by the encoder and the version of
+    its export recipe, so switching encoders, or upgrading to a new export, makes a new index
+    instead of mixing the vectors of two."""
+    return base if encoder == "torch" else f"{base}-{encoder}-v{EXPORT_FORMAT}"
 
 
 def chunk_id(doc_hash: str, chunk: Chunk) -> str:
