@@ -114,6 +114,20 @@ def test_each_encoder_has_its_own_collection_and_an_index_refuses_another_model(
         Index(client, "articles-onnx-int8-v3", "another-model")
 
 
+def test_an_index_written_by_the_earlier_export_is_left_alone_and_the_corpus_indexed_afresh(tmp_path, int8,
+                                                                                           int8_cache):
+    """Export format 2 (signed weights) wrote ``articles-onnx-int8``; its vectors must not meet the new ones."""
+    settings = Settings(index_dir=tmp_path / "index", corpus_dir=CORPUS, encoder="onnx-int8", model_cache_dir=int8_cache)
+    old = Index(open_client(settings), "articles-onnx-int8", int8.identity)
+    old.chunks.add(ids=["old"], embeddings=[[0.0] * 383 + [1.0]], documents=["a chunk of the earlier export"])
+    upgraded = Assistant(settings, embedder=int8)
+    upgraded.ingest()
+    assert upgraded.index.chunks.name == "articles-onnx-int8-v3"
+    assert upgraded.index.chunks.count() == len(upgraded.snapshot.chunks) > 0
+    assert "old" not in upgraded.index.chunks.get(include=[])["ids"]
+    assert old.chunks.get(include=[])["ids"] == ["old"]
+
+
 def test_a_process_answering_with_the_default_encoder_never_imports_torch(tmp_path, int8_cache):
     """With the default settings, answering from a built index needs neither torch nor
     sentence-transformers. (Ingesting new articles does import torch: spaCy's thinc imports it
