@@ -105,7 +105,7 @@ class Assistant:
             analyzer = corpus_analyzer(snapshot, self._aliases)
         else:
             self._aliases.learn_acronyms(snapshot.acronym_definitions(changed))
-            self._aliases.learn_initialisms(snapshot.initialisms(changed & set(snapshot.articles)))
+            self._aliases.learn_initialisms(snapshot.initialisms(changed))
             analyzer = QuestionAnalyzer(self._aliases, snapshot.lexical.vocabulary,
                                         self.analyzer.known | snapshot.known_terms(changed))
         analyze = lru_cache(maxsize=1024)(analyzer.analyze)

@@ -63,7 +63,7 @@ def test_the_quantized_weights_are_unsigned_so_every_cpu_sums_them_exactly(int8_
     model = onnx.load(str(export_dir(model_dir(int8.model_name), int8_cache) / MODEL_FILE))
     weights = {i.name: i.data_type for i in model.graph.initializer}
     products = [n for n in model.graph.node if n.op_type == "MatMulInteger"]
-    assert len(products) == 36      # 6 layers: query, key, value, attention output, feed-forward in and out
+    assert len(products) == 36      # 6 layers x (query, key, value, attention output, feed-forward in, out)
     assert {weights.get(n.input[1]) for n in products} == {onnx.TensorProto.UINT8}
 
 
