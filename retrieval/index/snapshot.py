@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -74,25 +75,28 @@ class Snapshot:
             self._corpus_terms = (self.known_terms(), self.acronym_definitions(), self.initialisms())
         return self._corpus_terms
 
+    def _chosen(self, sources) -> Iterable[str]:
+        """Of ``sources`` (``None``: every article), those this snapshot has."""
+        return self.articles if sources is None else set(sources) & self.articles.keys()
+
     def acronym_definitions(self, sources=None) -> list[tuple[str, str]]:
         """Every acronym definition of the articles (of ``sources``, else all), in source order, not in
         the order the index gave them in: where two articles define one acronym, the first names it."""
-        chosen = self.articles if sources is None else set(sources) & set(self.articles)
-        return [d for source in sorted(chosen) for d in defined_acronyms(self.articles[source].text)]
+        return [d for source in sorted(self._chosen(sources)) for d in defined_acronyms(self.articles[source].text)]
 
     def initialisms(self, sources=None) -> list[tuple[str, str, int]]:
         """``(name, initials, occurrences)`` of the names of several words ingest found (of ``sources``,
         else all), for acronyms no article defines."""
         found: Counter = Counter()
-        for source in self._by_source if sources is None else sources:
-            for chunk in self._by_source.get(source, []):
+        for source in self._chosen(sources):
+            for chunk in self.chunks_of(source):
                 found.update(bare_name(chunk.text[a:b]) for a, b, label in chunk.entities if label in NAME_LABELS)
         return [(name, initials, n) for name, n in found.items() if (initials := initialism(name))]
 
     def known_terms(self, sources=None) -> set[str]:
         """Every term of the articles (of ``sources``, else all) beyond the indexed chunks: page furniture
         (a source named only in its banner is still a known name) and metadata."""
-        records = [(s, self.articles[s]) for s in (self.articles if sources is None else sources) if s in self.articles]
+        records = [(s, self.articles[s]) for s in self._chosen(sources)]
         known = {t for source, record in records for t in terms(self._outside_chunks(source, record.text))}
         return known | {t for _, record in records for value in (getattr(record.meta, f) for f in _META) if value
                         for t in terms(value)}
